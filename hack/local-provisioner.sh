@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# hack/local-provisioner.sh — a dynamic volume provisioner for the local control plane.
+# kwok runs no kubelet and no CSI driver, so nothing would ever bind a PVC. This plays the
+# external-provisioner's part for StorageClass "standard" (WaitForFirstConsumer): when the
+# scheduler picks a node for a pod (annotation volume.kubernetes.io/selected-node on the
+# PVC), it creates a PV pinned to that node's zone, as a zonal block-storage driver would.
+# It also removes Released PVs. Polls once a second; started by hack/local-cluster.sh.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PROVISIONER=ballast.dev/local-test
+log "local provisioner for $PROVISIONER started"
+while true; do
+	nodes=$(kubectl get nodes -o json 2>/dev/null || echo '{"items":[]}')
+	kubectl get pvc -A -o json 2>/dev/null | jq -c --argjson nodes "$nodes" --arg p "$PROVISIONER" '
+	  ($nodes.items | map({key: .metadata.name, value: (.metadata.labels["topology.kubernetes.io/zone"] // "")}) | from_entries) as $zone
+	  | .items[]
+	  | select(.status.phase == "Pending")
+	  | select((.metadata.annotations["volume.kubernetes.io/storage-provisioner"] // .metadata.annotations["volume.beta.kubernetes.io/storage-provisioner"] // "") == $p)
+	  | select(.metadata.annotations["volume.kubernetes.io/selected-node"] != null)
+	  | .metadata.annotations["volume.kubernetes.io/selected-node"] as $node
+	  | {apiVersion: "v1", kind: "PersistentVolume",
+	     metadata: {name: ("pvc-" + .metadata.uid),
+	                labels: {"topology.kubernetes.io/zone": $zone[$node]},
+	                annotations: {"pv.kubernetes.io/provisioned-by": $p}},
+	     spec: {capacity: {storage: .spec.resources.requests.storage},
+	            accessModes: .spec.accessModes,
+	            persistentVolumeReclaimPolicy: "Retain",
+	            storageClassName: .spec.storageClassName,
+	            volumeMode: (.spec.volumeMode // "Filesystem"),
+	            claimRef: {namespace: .metadata.namespace, name: .metadata.name, uid: .metadata.uid},
+	            hostPath: {path: ("/var/lib/kwok-volumes/" + .metadata.uid)},
+	            nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [
+	              {key: "topology.kubernetes.io/zone", operator: "In", values: [$zone[$node]]}]}]}}}}' |
+		while read -r pv; do
+			name=$(jq -r .metadata.name <<<"$pv")
+			if kubectl create -f - <<<"$pv" >/dev/null 2>&1; then
+				log "provisioned $name in zone $(jq -r '.metadata.labels["topology.kubernetes.io/zone"]' <<<"$pv")"
+			fi
+		done
+	kubectl get pv -o json 2>/dev/null | jq -r --arg p "$PROVISIONER" '.items[]
+	  | select(.metadata.annotations["pv.kubernetes.io/provisioned-by"] == $p)
+	  | select(.status.phase == "Released" or .status.phase == "Failed") | .metadata.name' |
+		while read -r name; do
+			kubectl delete pv "$name" --wait=false >/dev/null 2>&1 && log "deleted released $name"
+		done
+	sleep 1
+done
