@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# hack/test.sh — the whole test suite, from a fresh machine: installs what is missing
+# (Debian packages, control-plane binaries, Kafka jars; cached after the first run),
+# builds with ASan+UBSan, runs unit and integration tests (ctest, against a real local
+# control plane), then runs the unit tests again under valgrind. Exit code: ctest's.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$BALLAST_ROOT"
+t0=$SECONDS
+JOBS=$(nproc)
+
+step "install Debian packages"
+bash hack/deps.sh
+step "install control-plane tools"
+bash hack/install-tools.sh
+if [ -f hack/install-kafka.sh ]; then
+	step "install Apache Kafka"
+	bash hack/install-kafka.sh
+fi
+log "set-up done in $((SECONDS - t0))s"
+
+ASAN_DIR="$BALLAST_ROOT/build/asan"
+VG_DIR="$BALLAST_ROOT/build/valgrind"
+export BALLAST_CLUSTER_DIR="$ASAN_DIR/cluster"
+# Whatever happens, leave no control-plane process behind.
+trap 'bash "$BALLAST_ROOT/hack/local-cluster.sh" down >/dev/null 2>&1 || true' EXIT
+
+LOGS="$BALLAST_ROOT/build/test-logs"
+mkdir -p "$LOGS"
+rc=0
+
+step "build the unit tests without sanitizers, for valgrind"
+cmake -S . -B "$VG_DIR" -G Ninja -DBALLAST_INTEGRATION=OFF -DBALLAST_VALGRIND=ON >/dev/null
+cmake --build "$VG_DIR" -j "$JOBS"
+step "unit tests under valgrind memcheck"
+ctest --test-dir "$VG_DIR" --output-on-failure -j "$JOBS" 2>&1 | tee "$LOGS/valgrind.txt" || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+
+step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B "$ASAN_DIR" -G Ninja -DBALLAST_SANITIZE=ON >/dev/null
+cmake --build "$ASAN_DIR" -j "$JOBS"
+step "unit + integration tests (ASan/UBSan, real control plane)"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --test-dir "$ASAN_DIR" --output-on-failure --timeout 900 2>&1 | tee "$LOGS/asan.txt" || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+
+# One closing line over both ctest runs, e.g. "tests: 40 passed, 0 failed".
+total=0
+failed=0
+for f in "$LOGS/valgrind.txt" "$LOGS/asan.txt"; do
+	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$f" | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		log "no ctest summary in $f"
+		rc=1
+		continue
+	fi
+	n=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+	k=$(sed -E 's/.*tests passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+	total=$((total + n))
+	failed=$((failed + k))
+done
+log "test suite finished in $((SECONDS - t0))s"
+echo "tests: $((total - failed)) passed, $failed failed"
+exit "$rc"
