@@ -1,0 +1,111 @@
+/* internal.h — what the planner's files share and nobody else should use: the
+ * per-pass context (members indexed with their observed objects and readings), the
+ * small cJSON helpers and the output builders. Not part of the planner's API. */
+#ifndef BALLAST_PLAN_INTERNAL_H
+#define BALLAST_PLAN_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "plan/plan.h"
+
+/* One member: an ordinal wanted by spec.replicas, or an observed one above it. */
+struct pmember {
+    int ordinal;
+    char *name;       /* "<psc>-<i>", owned */
+    const char *zone; /* borrowed (PVC label, pod affinity or zone list); NULL = unknown */
+    bool wanted;      /* ordinal < replicas */
+    const cJSON *pod, *pvc, *svc;            /* observed, borrowed, NULL when absent */
+    const struct plan_member_health *health; /* NULL when no reading */
+    bool ready;                              /* pod exists, not terminating, Ready=True */
+    bool terminating;                        /* pod has deletionTimestamp */
+    bool dead;          /* pod phase Failed or Succeeded: it will never come back by itself */
+    bool svc_address;   /* observed member Service has a clusterIP */
+    bool needs_restart; /* pod on another revision or restart token */
+};
+
+/* Condition results gathered by the deciding steps and turned into status. */
+struct pcond {
+    bool status;
+    char reason[64];
+    char message[512];
+};
+
+struct pctx {
+    const struct plan_input *in;
+    const struct psc *psc;
+    struct plan *out;
+    char revision[11];
+    char restart_label[64];
+    struct pmember *m; /* sorted by ordinal: 0..replicas-1 then observed extras */
+    int nm;
+    const char **zones; /* zone order for new members, borrowed strings */
+    int nzones;
+    bool invalid;
+    char invalid_msg[512];
+    bool can_act; /* !invalid && !paused */
+    struct pcond ready, resizing, rolling, degraded;
+    bool roll_pending; /* some wanted member needs a restart */
+    bool scaling_up;   /* new members are coming up: their absence is not Degraded */
+    bool disruption;   /* a pod delete was decided this pass (restart or scale-down) */
+};
+
+/* ---- json.c ---- */
+/* plan_jget walks object keys ("metadata", "labels", NULL-terminated); borrowed or NULL. */
+const cJSON *plan_jget(const cJSON *o, ...) __attribute__((sentinel));
+/* plan_jstr is plan_jget for a string value: borrowed string or NULL. */
+const char *plan_jstr(const cJSON *o, ...) __attribute__((sentinel));
+const char *plan_jlabel(const cJSON *o, const char *key);
+/* Add or replace key in obj; 0 or ERR_NOMEM. plan_jset takes v (also on failure). */
+int plan_jset(cJSON *obj, const char *key, cJSON *v);
+int plan_jset_str(cJSON *obj, const char *key, const char *s);
+cJSON *plan_jobj_add(cJSON *obj, const char *key); /* new empty object child, NULL on OOM */
+cJSON *plan_jarr_add(cJSON *obj, const char *key);
+/* plan_jcanon appends a canonical encoding (object keys sorted) of v to b; 0 or -1. */
+struct buf;
+int plan_jcanon(struct buf *b, const cJSON *v);
+bool plan_jhas_owner(const cJSON *obj, const char *uid);
+bool plan_jlabels_contain(const cJSON *obj, const cJSON *want_labels);
+char *plan_strdup(const char *s);
+char *plan_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int plan_parse_time(const char *s, time_t *out);
+void plan_fmt_time(time_t t, char out[32]);
+
+/* ---- plan.c output builders (take ownership of obj) ---- */
+int plan_out_action(struct pctx *c, enum plan_verb verb, enum plan_kind kind, const char *name,
+                    cJSON *obj, const char *uid, const char *why);
+int plan_out_event(struct pctx *c, enum plan_event_type type, const char *reason, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+int plan_out_restart(struct pctx *c, const struct pmember *m, const char *reason);
+void plan_out_requeue(struct pctx *c, int seconds); /* keeps the smallest non-zero */
+struct pmember *plan_member_at(struct pctx *c, int ordinal);
+
+/* ---- placement.c ---- */
+int plan_place_members(struct pctx *c, struct err *e);
+
+/* ---- render.c: desired objects (owned, NULL on OOM) ---- */
+cJSON *plan_render_configmap(struct pctx *c);
+cJSON *plan_render_headless(struct pctx *c);
+cJSON *plan_render_member_service(struct pctx *c, const struct pmember *m);
+cJSON *plan_render_pdb(struct pctx *c);
+cJSON *plan_render_pvc(struct pctx *c, const struct pmember *m);
+cJSON *plan_render_pod(struct pctx *c, const struct pmember *m);
+
+/* ---- children.c: create/update of the objects around members, then missing pods ---- */
+int plan_sync_children(struct pctx *c, struct err *e);
+int plan_sync_pods(struct pctx *c, struct err *e);
+
+/* ---- rolling.c ---- */
+/* plan_gates_hold: true when m is scraped and every gate holds; else why names the
+ * member, metric and value (why may be NULL). */
+bool plan_gates_hold(const struct pctx *c, const struct pmember *m, char *why, size_t n);
+int plan_decide_roll(struct pctx *c, struct err *e);
+
+/* ---- resize.c ---- */
+int plan_decide_resize(struct pctx *c, struct err *e);
+
+/* ---- status.c ---- */
+int plan_build_status(struct pctx *c, struct err *e);
+const cJSON *plan_prev_condition(const struct psc *p, const char *type);
+void plan_cond_set(struct pcond *k, bool status, const char *reason, const char *msg);
+
+#endif

@@ -1,0 +1,172 @@
+/* plan.h — the reconcile decision as a pure function: given one parsed PSC, the
+ * children observed in the cache, the nodes' zones, the members' metric readings and
+ * `now`, return what to create/update/delete this pass, the one member to restart,
+ * the new status and the Events to emit. No I/O, no clock, no globals.
+ *
+ * Layout ballast renders (the contract with the executor and the engine image):
+ *   ConfigMap  <psc>-config   data: "member-<i>.properties" = the spec's config
+ *                             (sorted by key) + "node.id=<i>" + "broker.rack=<zone>"
+ *                             for every member that exists or is wanted.
+ *   Service    <psc>-headless clusterIP None, publishNotReadyAddresses, all members.
+ *   Service    <psc>-<i>      one per member, selects label ballast.dev/member=<psc>-<i>.
+ *   PVC        data-<psc>-<i> labelled topology.kubernetes.io/zone=<zone>: the member's
+ *                             zone for life.
+ *   Pod        <psc>-<i>      hostname <psc>-<i>, subdomain <psc>-headless, required node
+ *                             affinity on its zone; the config mounted at /etc/ballast,
+ *                             data at /var/lib/ballast/data; env BALLAST_NODE_ID,
+ *                             BALLAST_RACK, BALLAST_CONFIG_FILE tell the engine who it is.
+ *   PDB        <psc>          maxUnavailable 1.
+ */
+#ifndef BALLAST_PLAN_PLAN_H
+#define BALLAST_PLAN_PLAN_H
+
+#include <stdbool.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "base/err.h"
+#include "psc/psc.h"
+
+#define PLAN_LABEL_MEMBER          "ballast.dev/member" /* = "<psc>-<i>", the member Service's selector */
+#define PLAN_MAX_REPLICAS          1000 /* above this the spec is refused (InvalidSpec) */
+#define PLAN_BROKER_STATE_RECOVERY 2    /* kafka_server_kafkaserver_brokerstate: recovering logs */
+#define PLAN_RESYNC_SECONDS        60   /* requeue hint when nothing waits: re-read the gates */
+
+/* ---- inputs (all borrowed for the duration of plan_compute) ---- */
+
+struct plan_node {
+    const char *name;
+    const char *zone; /* topology.kubernetes.io/zone label, NULL when unlabelled */
+    bool schedulable; /* !spec.unschedulable */
+};
+
+/* One metric value read from a member. present=false: the metric was not in the scrape. */
+struct plan_reading {
+    bool present;
+    double value;
+};
+
+/* What the health module read from one member. A member without an entry is treated
+ * as not scraped, and an unscraped member fails every gate. A gate metric a scraped
+ * member does not report (present=false) is not its to report when other members do
+ * (KRaft controller metrics on broker-only nodes); when no member reports it, the gate
+ * fails: a misspelt metric must never pass silently. */
+struct plan_member_health {
+    int ordinal;
+    bool scraped;                     /* false: unreachable, timed out or unparsable */
+    const struct plan_reading *gates; /* parallel to psc->spec.gates (ngates entries), may be
+                                         NULL when !scraped */
+    struct plan_reading drained;      /* psc->spec.drained_metric */
+    struct plan_reading broker_state; /* kafka_server_kafkaserver_brokerstate */
+};
+
+/* Children are the cached API objects that carry this PSC's owner reference,
+ * as cJSON objects (borrowed; arrays of pointers, any order). */
+struct plan_input {
+    const struct psc *psc;
+    const cJSON *const *pods;
+    int npods;
+    const cJSON *const *pvcs;
+    int npvcs;
+    const cJSON *const *services;
+    int nservices;
+    const cJSON *const *configmaps;
+    int nconfigmaps;
+    const cJSON *const *pdbs;
+    int npdbs;
+    const struct plan_node *nodes; /* every node (metadata only is enough) */
+    int nnodes;
+    const struct plan_member_health *health;
+    int nhealth;
+    time_t now;
+};
+
+/* ---- output (struct plan owns everything in it; free with plan_free) ---- */
+
+enum plan_verb { PLAN_CREATE = 0, PLAN_UPDATE, PLAN_DELETE };
+
+enum plan_kind { PLAN_CONFIGMAP = 0, PLAN_SERVICE, PLAN_PDB, PLAN_PVC, PLAN_POD };
+
+struct plan_action {
+    enum plan_verb verb;
+    enum plan_kind kind;
+    const char *api_version; /* static: "v1" or "policy/v1" */
+    const char *resource;    /* static: "configmaps", "services", "poddisruptionbudgets", ... */
+    char *ns;
+    char *name;
+    /* create: the full desired object. update: the observed object with ballast's fields
+     * overwritten, carrying its metadata.resourceVersion, so it can be PUT as is (a stale
+     * one gets 409). delete: NULL. Owned. */
+    cJSON *object;
+    char *uid; /* delete: the observed uid, to send as a precondition; else NULL */
+    char *why; /* one line for logs, e.g. "member orders-3 is new" */
+};
+
+enum plan_event_type { PLAN_EVENT_NORMAL = 0, PLAN_EVENT_WARNING };
+
+struct plan_event {
+    enum plan_event_type type;
+    char *reason;  /* CamelCase, e.g. "RollBlocked" */
+    char *message; /* one sentence */
+};
+
+struct plan_restart {
+    bool set;
+    int ordinal;
+    char *ns;
+    char *pod;    /* pod name to delete */
+    char *uid;    /* observed pod uid: delete with this precondition */
+    char *reason; /* one sentence, e.g. "revision 0a1b2c3d4e -> 5f6a7b8c9d" */
+};
+
+struct plan {
+    struct plan_action *actions; /* in execution order; stop at the first failure */
+    int nactions;
+    struct plan_restart restart; /* at most one member pod to delete, after the actions */
+    cJSON *status;               /* the full new .status (owned) */
+    bool status_changed;         /* false: do not write status (only lastProbeTime would move) */
+    int requeue_after;           /* seconds, always > 0: 5-30 while something waits (a blocked roll,
+                                    a drain, a Service address), PLAN_RESYNC_SECONDS otherwise,
+                                    because gate metrics change without any watch event */
+    struct plan_event *events;
+    int nevents;
+    char update_revision[16];
+};
+
+/* plan_compute decides one reconcile pass. Returns 0 and sets *out (caller frees with
+ * plan_free), or a negative ERR_* with e filled (ERR_INVALID for unusable input such as
+ * a NULL psc, ERR_NOMEM). An invalid spec is not an error: it gives a plan with
+ * Degraded=True reason InvalidSpec and no actions. */
+int plan_compute(const struct plan_input *in, struct plan **out, struct err *e);
+void plan_free(struct plan *p);
+
+/* ---- pieces exposed for tests and for the executor/CLI ---- */
+
+/* plan_revision writes the member template's hash (10 lowercase hex chars + NUL) into
+ * out[11]: image, config, resources, listeners, metrics port/path, storage class —
+ * not replicas, gates or storage size. Stable across processes and key order. */
+void plan_revision(const struct psc *p, char out[11]);
+
+/* plan_restart_label maps the restart annotation to a label value: the token itself
+ * when it is a valid label value, else "h" + its hash; "" when token is NULL/empty.
+ * out must hold 64 bytes. */
+void plan_restart_label(const char *token, char out[64]);
+
+/* plan_zone_order fills the zones new members are spread over: spec.zones in the
+ * user's order, or the sorted unique zones of schedulable nodes. *zones is a malloc'd
+ * array of borrowed strings (caller frees the array only). Returns 0, or ERR_INVALID
+ * with an actionable message when a requested zone has no node, or ERR_NOMEM. */
+int plan_zone_order(const struct psc *p, const struct plan_node *nodes, int nnodes,
+                    const char ***zones, int *nzones, struct err *e);
+
+/* plan_place_new chooses the zone for each member whose zone is NULL in
+ * member_zones[0..n): the zone with the fewest members so far (ties: zone order).
+ * Members whose zone is already set keep it and count toward their zone. Strings are
+ * borrowed from zones[]. Returns 0, or ERR_INVALID when a zone is needed and nzones==0. */
+int plan_place_new(const char **member_zones, int n, const char *const *zones, int nzones,
+                   struct err *e);
+
+const char *plan_kind_name(enum plan_kind k); /* "ConfigMap", "Service", ... */
+const char *plan_verb_name(enum plan_verb v); /* "create", "update", "delete" */
+
+#endif

@@ -1,0 +1,177 @@
+/* resize.c — adding and removing members. Adding needs no decision beyond what
+ * children.c creates; here we only say when it is over. Removing goes highest ordinal
+ * first, one member at a time, and only once the member reports it hosts no
+ * partitions: deleting a broker that still holds data loses replicas. */
+#include "plan/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Up is in progress while a wanted member has no volume yet, and stays so (per the
+ * last written status) until every wanted member is Ready and every gate holds. */
+static bool up_in_progress(struct pctx *c, char *why, size_t n)
+{
+    bool fresh = false;
+    for (int i = 0; i < c->nm; i++)
+        if (c->m[i].wanted && c->m[i].pvc == NULL)
+            fresh = true;
+    const cJSON *prev = plan_prev_condition(c->psc, "Resizing");
+    const char *st = plan_jstr(prev, "status", (const char *)NULL);
+    const char *reason = plan_jstr(prev, "reason", (const char *)NULL);
+    bool was = st && reason && strcmp(st, "True") == 0 && strcmp(reason, "ScalingUp") == 0;
+    if (!fresh && !was)
+        return false;
+    for (int i = 0; i < c->nm; i++) {
+        const struct pmember *m = &c->m[i];
+        if (!m->wanted)
+            continue;
+        if (m->pod == NULL) {
+            snprintf(why, n, "member %s has no pod yet", m->name);
+            return true;
+        }
+        if (!m->ready) {
+            snprintf(why, n, "member %s is not Ready yet", m->name);
+            return true;
+        }
+    }
+    for (int i = 0; i < c->nm; i++)
+        if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
+            return true;
+    return false;
+}
+
+static bool drained(const struct pctx *c, const struct pmember *m, char *why, size_t n)
+{
+    const char *metric = c->psc->spec.drained_metric ? c->psc->spec.drained_metric
+                                                     : "kafka_server_replicamanager_partitioncount";
+    if (m->health == NULL || !m->health->scraped) {
+        snprintf(why, n,
+                 "member %s cannot be read (metrics port %d), so ballast cannot tell "
+                 "whether it still hosts partitions; make it reachable or Ready",
+                 m->name, c->psc->spec.metrics_port);
+        return false;
+    }
+    if (!m->health->drained.present) {
+        snprintf(why, n,
+                 "member %s does not report %s; ballast removes a member only once it "
+                 "reports 0",
+                 m->name, metric);
+        return false;
+    }
+    if (m->health->drained.value != 0) {
+        snprintf(why, n,
+                 "member %s still hosts %g partitions (%s); move them to the members "
+                 "that stay (e.g. kafka-reassign-partitions.sh) and ballast removes it",
+                 m->name, m->health->drained.value, metric);
+        return false;
+    }
+    return true;
+}
+
+static int remove_rest(struct pctx *c, const struct pmember *m)
+{
+    int rc = 0;
+    if (m->svc != NULL)
+        rc = plan_out_action(c, PLAN_DELETE, PLAN_SERVICE, m->name, NULL,
+                             plan_jstr(m->svc, "metadata", "uid", (const char *)NULL),
+                             "member removed");
+    if (rc == 0 && m->pvc != NULL && c->psc->spec.delete_claim_on_scale_down) {
+        char name[300];
+        snprintf(name, sizeof name, "data-%s", m->name);
+        rc = plan_out_action(c, PLAN_DELETE, PLAN_PVC, name, NULL,
+                             plan_jstr(m->pvc, "metadata", "uid", (const char *)NULL),
+                             "spec.storage.deleteClaimOnScaleDown");
+    }
+    return rc;
+}
+
+int plan_decide_resize(struct pctx *c, struct err *e)
+{
+    (void)e;
+    char why[512], msg[640];
+    int replicas = c->psc->spec.replicas;
+    /* extras that still have a pod or a Service (or a volume to delete) are leaving */
+    bool del_claims = c->psc->spec.delete_claim_on_scale_down;
+    struct pmember *top = NULL;
+    int leaving = 0;
+    for (int i = 0; i < c->nm; i++) {
+        struct pmember *m = &c->m[i];
+        if (m->wanted || (m->pod == NULL && m->svc == NULL && !(del_claims && m->pvc != NULL)))
+            continue;
+        leaving++;
+        top = m; /* extras are sorted: the last one is the highest ordinal */
+    }
+    c->scaling_up = up_in_progress(c, why, sizeof why);
+    if (c->scaling_up && !c->can_act) {
+        snprintf(msg, sizeof msg, "Scaling up to %d members waits: %s.", replicas,
+                 c->invalid ? "fix the spec first (see the Degraded condition)"
+                            : "set spec.paused to false to continue");
+        plan_cond_set(&c->resizing, false, c->invalid ? "InvalidSpec" : "Paused", msg);
+    } else if (c->scaling_up) {
+        snprintf(msg, sizeof msg,
+                 "Scaling up to %d members: %s; Resizing ends when every member "
+                 "is Ready and every gate holds.",
+                 replicas, why);
+        plan_cond_set(&c->resizing, true, "ScalingUp", msg);
+        plan_out_requeue(c, 15);
+    } else {
+        snprintf(msg, sizeof msg, "%d members, as spec.replicas asks.", replicas);
+        plan_cond_set(&c->resizing, false, "Stable", msg);
+    }
+    if (top == NULL)
+        return 0;
+    if (!c->can_act) {
+        snprintf(msg, sizeof msg, "%d members wait for removal (spec.replicas is %d); %s.", leaving,
+                 replicas,
+                 c->invalid ? "fix the spec first (see the Degraded condition)"
+                            : "set spec.paused to false to continue");
+        plan_cond_set(&c->resizing, false, c->invalid ? "InvalidSpec" : "Paused", msg);
+        return 0;
+    }
+    if (top->pod == NULL) {
+        /* the pod is gone: its Service (and volume) follow */
+        snprintf(msg, sizeof msg, "Scaling down to %d members: removing what is left of %s.",
+                 replicas, top->name);
+        plan_cond_set(&c->resizing, true, "ScalingDown", msg);
+        return remove_rest(c, top);
+    }
+    for (int i = 0; i < c->nm; i++)
+        if (c->m[i].terminating) {
+            snprintf(msg, sizeof msg,
+                     "Scaling down to %d members: waiting for pod %s to "
+                     "terminate.",
+                     replicas, c->m[i].name);
+            plan_cond_set(&c->resizing, true, "ScalingDown", msg);
+            plan_out_requeue(c, 5);
+            return 0;
+        }
+    if (!drained(c, top, why, sizeof why)) {
+        snprintf(msg, sizeof msg, "Scaling down to %d members: %s.", replicas, why);
+        const cJSON *prev = plan_prev_condition(c->psc, "Resizing");
+        const char *pr = plan_jstr(prev, "reason", (const char *)NULL);
+        plan_cond_set(&c->resizing, true, "WaitingForDrain", msg);
+        plan_out_requeue(c, 15);
+        if (pr == NULL || strcmp(pr, "WaitingForDrain") != 0)
+            return plan_out_event(c, PLAN_EVENT_NORMAL, "WaitingForDrain", "%s", msg);
+        return 0;
+    }
+    int rc = plan_out_action(c, PLAN_DELETE, PLAN_POD, top->name, NULL,
+                             plan_jstr(top->pod, "metadata", "uid", (const char *)NULL),
+                             "member removed: it hosts no partitions");
+    if (rc == 0)
+        rc = remove_rest(c, top);
+    if (rc != 0)
+        return rc;
+    c->disruption = true;
+    snprintf(msg, sizeof msg,
+             "Scaling down to %d members: removing %s, which hosts no "
+             "partitions.",
+             replicas, top->name);
+    plan_cond_set(&c->resizing, true, "ScalingDown", msg);
+    plan_out_requeue(c, 5);
+    return plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRemoved", "Removing member %s (%s).",
+                          top->name,
+                          c->psc->spec.delete_claim_on_scale_down
+                              ? "its volume is deleted too, as deleteClaimOnScaleDown asks"
+                              : "its volume is kept");
+}

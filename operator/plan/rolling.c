@@ -1,0 +1,262 @@
+/* rolling.c — the restart decision ("can this member roll now?"), kept apart from the
+ * mechanics of deleting a pod. Progress is read only from the pods' revision and
+ * restart labels, so a restarted operator resumes where the last one stopped, and at
+ * most one member is ever taken down by a restart. */
+#include "plan/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Whether any scraped member reports gate g. A metric some members lack is one they do
+ * not own (KRaft controller metrics on brokers); one nobody reports is a typo or a
+ * missing exporter rule, and must not pass silently. */
+static bool someone_reports(const struct pctx *c, int g)
+{
+    for (int i = 0; i < c->nm; i++) {
+        const struct plan_member_health *h = c->m[i].health;
+        if (c->m[i].pod != NULL && h != NULL && h->scraped && h->gates[g].present)
+            return true;
+    }
+    return false;
+}
+
+bool plan_gates_hold(const struct pctx *c, const struct pmember *m, char *why, size_t n)
+{
+    const struct psc_spec *s = &c->psc->spec;
+    if (m->health == NULL || !m->health->scraped) {
+        if (why != NULL)
+            snprintf(why, n,
+                     "the metrics of member %s could not be read (port %d, path %s), so no gate "
+                     "can be checked",
+                     m->name, s->metrics_port, s->metrics_path ? s->metrics_path : "/metrics");
+        return false;
+    }
+    for (int g = 0; g < s->ngates; g++) {
+        const struct plan_reading *r = &m->health->gates[g];
+        if (!r->present) {
+            if (someone_reports(c, g))
+                continue; /* e.g. controller metrics exist on controllers only */
+            if (why != NULL)
+                snprintf(why, n,
+                         "no member reports metric %s (member %s was read); check the gate's "
+                         "metric name and the exporter's rules",
+                         s->gates[g].metric, m->name);
+            return false;
+        }
+        if (!(r->value <= s->gates[g].max)) { /* NaN fails too */
+            if (why != NULL)
+                snprintf(why, n, "member %s reports %s=%g (max %g)", m->name, s->gates[g].metric,
+                         r->value, s->gates[g].max);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool recovering(const struct pmember *m)
+{
+    return m->health != NULL && m->health->scraped && m->health->broker_state.present &&
+           m->health->broker_state.value == PLAN_BROKER_STATE_RECOVERY;
+}
+
+/* The first reason the cluster is not safe to take one more member down, or false. */
+static bool cluster_unsafe(const struct pctx *c, char *why, size_t n)
+{
+    for (int i = 0; i < c->nm; i++) {
+        const struct pmember *m = &c->m[i];
+        if (m->wanted && m->pod == NULL) {
+            snprintf(why, n, "member %s has no pod yet", m->name);
+            return true;
+        }
+        if (m->pod != NULL && !m->ready) {
+            if (recovering(m))
+                snprintf(why, n,
+                         "member %s is not Ready: it is recovering its logs (brokerstate 2)",
+                         m->name);
+            else
+                snprintf(why, n, "member %s is not Ready", m->name);
+            return true;
+        }
+    }
+    for (int i = 0; i < c->nm; i++)
+        if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
+            return true;
+    return false;
+}
+
+/* When the cluster turned unhealthy: the Degraded condition's last transition, if it
+ * was already True; a roll blocked longer than rollTimeoutSeconds is stuck. */
+static time_t unhealthy_since(const struct pctx *c)
+{
+    const cJSON *d = plan_prev_condition(c->psc, "Degraded");
+    const char *st = plan_jstr(d, "status", (const char *)NULL);
+    time_t t;
+    if (st != NULL && strcmp(st, "True") == 0 &&
+        plan_parse_time(plan_jstr(d, "lastTransitionTime", (const char *)NULL), &t) == 0 &&
+        t <= c->in->now)
+        return t;
+    return c->in->now;
+}
+
+static int blocked(struct pctx *c, const char *next, const char *why)
+{
+    char msg[512];
+    long waited = (long)(c->in->now - unhealthy_since(c));
+    int limit = c->psc->spec.roll_timeout_seconds;
+    const cJSON *prev = plan_prev_condition(c->psc, "Rolling");
+    const char *prev_reason = plan_jstr(prev, "reason", (const char *)NULL);
+    const char *reason;
+    if (limit > 0 && waited > limit) {
+        reason = "RollStuck";
+        snprintf(msg, sizeof msg,
+                 "Roll to revision %s is stuck: %s for %lds (rollTimeoutSeconds %d); %s waits "
+                 "and ballast will not proceed until it is fixed.",
+                 c->revision, why, waited, limit, next);
+        plan_out_requeue(c, 30);
+    } else {
+        reason = "RollBlocked";
+        snprintf(msg, sizeof msg,
+                 "Roll to revision %s is blocked: %s; %s restarts once every member is Ready and "
+                 "every gate holds.",
+                 c->revision, why, next);
+        plan_out_requeue(c, 15);
+    }
+    plan_cond_set(&c->rolling, true, reason, msg);
+    if (prev_reason == NULL || strcmp(prev_reason, reason) != 0)
+        return plan_out_event(c, PLAN_EVENT_WARNING, reason, "%s", msg);
+    return 0;
+}
+
+static int restart(struct pctx *c, const struct pmember *m, const char *reason, int done, int total)
+{
+    char msg[512];
+    int rc = plan_out_restart(c, m, reason);
+    if (rc != 0)
+        return rc;
+    snprintf(msg, sizeof msg, "Restarting %s onto revision %s (%d of %d members up to date): %s.",
+             m->name, c->revision, done, total, reason);
+    plan_cond_set(&c->rolling, true, "RollInProgress", msg);
+    plan_out_requeue(c, 10);
+    return plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRestarting", "%s", msg);
+}
+
+static void restart_reason(const struct pctx *c, const struct pmember *m, char *out, size_t n)
+{
+    const char *rev = plan_jlabel(m->pod, PSC_LABEL_REVISION);
+    if (m->dead)
+        snprintf(out, n, "pod %s has phase %s and will not come back by itself", m->name,
+                 plan_jstr(m->pod, "status", "phase", (const char *)NULL));
+    else if (rev == NULL || strcmp(rev, c->revision) != 0)
+        snprintf(out, n, "revision %s -> %s", rev ? rev : "(none)", c->revision);
+    else
+        snprintf(out, n, "restart requested (annotation %s)", PSC_ANN_RESTART);
+}
+
+int plan_decide_roll(struct pctx *c, struct err *e)
+{
+    (void)e;
+    char why[512], msg[512], reason[512];
+    int total = 0, done = 0, pending = 0;
+    for (int i = 0; i < c->nm; i++) {
+        const struct pmember *m = &c->m[i];
+        if (!m->wanted)
+            continue;
+        total++;
+        if (m->pod != NULL && (m->needs_restart || m->dead))
+            pending++;
+        else if (m->pod != NULL && !m->terminating)
+            done++;
+    }
+    c->roll_pending = pending > 0;
+    if (!c->roll_pending) {
+        /* The roll is over only once the last restarted member is Ready and the gates
+         * hold again, as after every other restart. */
+        const cJSON *prev = plan_prev_condition(c->psc, "Rolling");
+        const char *pst = plan_jstr(prev, "status", (const char *)NULL);
+        if (pst != NULL && strcmp(pst, "True") == 0 && !c->invalid &&
+            cluster_unsafe(c, why, sizeof why)) {
+            snprintf(msg, sizeof msg,
+                     "Every member runs revision %s; the roll ends when every "
+                     "member is Ready and every gate holds: %s.",
+                     c->revision, why);
+            plan_cond_set(&c->rolling, true, "RollFinishing", msg);
+            plan_out_requeue(c, 15);
+            return 0;
+        }
+        snprintf(msg, sizeof msg, "Every member runs revision %s.", c->revision);
+        plan_cond_set(&c->rolling, false, "UpToDate", msg);
+        return 0;
+    }
+    if (c->invalid) {
+        snprintf(msg, sizeof msg,
+                 "%d members wait for a restart onto revision %s; fix the spec "
+                 "first (see the Degraded condition).",
+                 pending, c->revision);
+        plan_cond_set(&c->rolling, false, "InvalidSpec", msg);
+        return 0;
+    }
+    if (c->psc->paused) {
+        snprintf(msg, sizeof msg,
+                 "%d members wait for a restart onto revision %s; set "
+                 "spec.paused to false (and remove the %s annotation) to continue.",
+                 pending, c->revision, PSC_ANN_PAUSED);
+        plan_cond_set(&c->rolling, false, "Paused", msg);
+        return 0;
+    }
+    for (int i = 0; i < c->nm; i++)
+        if (c->m[i].terminating) {
+            snprintf(msg, sizeof msg,
+                     "Waiting for pod %s to terminate before the next restart "
+                     "onto revision %s (%d of %d members up to date).",
+                     c->m[i].name, c->revision, done, total);
+            plan_cond_set(&c->rolling, true, "RollInProgress", msg);
+            plan_out_requeue(c, 5);
+            return 0;
+        }
+    if (c->disruption) {
+        snprintf(msg, sizeof msg,
+                 "Waiting for the member being removed before restarting members "
+                 "onto revision %s.",
+                 c->revision);
+        plan_cond_set(&c->rolling, true, "RollInProgress", msg);
+        plan_out_requeue(c, 5);
+        return 0;
+    }
+
+    /* A member that is already down is restarted first: it cannot make things worse.
+     * Except one recovering its logs: restarting it would start recovery from zero. */
+    const struct pmember *waiting = NULL;
+    for (int i = 0; i < c->nm; i++) {
+        const struct pmember *m = &c->m[i];
+        if (!m->wanted || m->pod == NULL || !(m->needs_restart || m->dead) || m->ready)
+            continue;
+        if (!m->dead && recovering(m)) {
+            if (waiting == NULL)
+                waiting = m;
+            continue;
+        }
+        restart_reason(c, m, why, sizeof why);
+        snprintf(reason, sizeof reason,
+                 "%s; it is not Ready, so restarting it first cannot make "
+                 "things worse",
+                 why);
+        return restart(c, m, reason, done, total);
+    }
+    const struct pmember *next = NULL;
+    for (int i = 0; i < c->nm && next == NULL; i++)
+        if (c->m[i].wanted && c->m[i].pod != NULL && c->m[i].needs_restart)
+            next = &c->m[i];
+    if (next == NULL)
+        return 0; /* unreachable: every pending member is dead, down or ready */
+    if (waiting != NULL && next == waiting) {
+        snprintf(why, sizeof why,
+                 "member %s is recovering its logs (brokerstate 2) and is "
+                 "waited for, never restarted",
+                 waiting->name);
+        return blocked(c, waiting->name, why);
+    }
+    if (cluster_unsafe(c, why, sizeof why))
+        return blocked(c, next->name, why);
+    restart_reason(c, next, why, sizeof why);
+    return restart(c, next, why, done, total);
+}

@@ -1,0 +1,217 @@
+/* test_plan_resize.c — adding members (volume, Service and config before the pod, the
+ * pod only once its Service has an address, Resizing until Ready and gates hold) and
+ * removing them (highest ordinal first, one at a time, only once drained; volumes kept
+ * unless deleteClaimOnScaleDown). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/testkit.h"
+
+static const char *const ZONES3[] = {"zone-a", "zone-b", "zone-c", NULL};
+
+static void setup(struct tk *t, int n)
+{
+    tk_init(t, n, ZONES3);
+    tk_health_all(t, 6, 0, 0);
+    ck_assert_int_le(tk_converge(t, 8), 8);
+}
+
+static int index_of(const struct plan *p, enum plan_verb v, enum plan_kind k, const char *name)
+{
+    for (int i = 0; i < p->nactions; i++)
+        if (p->actions[i].verb == v && p->actions[i].kind == k &&
+            strcmp(p->actions[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+START_TEST(test_scale_up_order)
+{
+    struct tk t;
+    setup(&t, 3);
+    t.psc.spec.replicas = 5;
+    t.psc.generation++;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    /* pass 1: config, Services and volumes; no pod before its Service has an address */
+    int cm = index_of(t.plan, PLAN_UPDATE, PLAN_CONFIGMAP, "orders-config");
+    int s3 = index_of(t.plan, PLAN_CREATE, PLAN_SERVICE, "orders-3");
+    int s4 = index_of(t.plan, PLAN_CREATE, PLAN_SERVICE, "orders-4");
+    int v3 = index_of(t.plan, PLAN_CREATE, PLAN_PVC, "data-orders-3");
+    int v4 = index_of(t.plan, PLAN_CREATE, PLAN_PVC, "data-orders-4");
+    ck_assert_int_ge(cm, 0);
+    ck_assert_int_gt(s3, cm);
+    ck_assert_int_gt(s4, s3);
+    ck_assert_int_gt(v3, s4);
+    ck_assert_int_gt(v4, v3);
+    ck_assert_int_eq(t.plan->nactions, 5);
+    ck_assert_int_eq(t.plan->restart.set, 0);
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(t.plan->actions[cm].object, "data");
+    cJSON *m4 = cJSON_GetObjectItemCaseSensitive(data, "member-4.properties");
+    ck_assert_ptr_nonnull(strstr(m4->valuestring, "node.id=4\n"));
+    ck_assert_ptr_nonnull(strstr(m4->valuestring, "broker.rack=zone-b\n"));
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "status"), "True");
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "reason"), "ScalingUp");
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "status"), "False");
+    /* the update of the ConfigMap is a PUT body: it carries the resourceVersion */
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(t.plan->actions[cm].object, "metadata");
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
+    tk_apply(&t);
+
+    /* a Service observed without an address yet holds back its pod only */
+    cJSON *svc3 = tk_get(&t, PLAN_SERVICE, "orders-3");
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(svc3, "spec"),
+                                            "clusterIP");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->nactions, 1);
+    ck_assert_int_ge(index_of(t.plan, PLAN_CREATE, PLAN_POD, "orders-4"), 0);
+    ck_assert_int_gt(t.plan->requeue_after, 0);
+    cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(svc3, "spec"), "clusterIP",
+                            "10.96.0.33");
+    tk_apply(&t);
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->nactions, 1);
+    ck_assert_int_ge(index_of(t.plan, PLAN_CREATE, PLAN_POD, "orders-3"), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_CREATE, PLAN_POD), 1);
+    tk_apply(&t);
+
+    /* pods exist but are not Ready: still resizing */
+    tk_pod_ready(&t, "orders-3", false);
+    tk_pod_ready(&t, "orders-4", true);
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->nactions, 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "status"), "True");
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Resizing", "message"), "orders-3"));
+    tk_apply(&t);
+    /* Ready, but a gate fails on the new member: still resizing */
+    tk_pod_ready(&t, "orders-3", true);
+    t.gates[3][0].value = 4;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "status"), "True");
+    tk_apply(&t);
+    t.gates[3][0].value = 0;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "status"), "False");
+    ck_assert_str_eq(tk_cond(t.plan->status, "Ready", "status"), "True");
+    ck_assert_int_eq(t.plan->nactions, 0);
+    tk_free(&t);
+}
+END_TEST
+
+/* Down: nothing is removed until the highest member reports 0 partitions; then its pod
+ * and Service go, its volume stays (or goes with deleteClaimOnScaleDown), next member. */
+START_TEST(test_scale_down)
+{
+    for (int del = 0; del <= 1; del++) {
+        struct tk t;
+        setup(&t, 5);
+        t.psc.spec.delete_claim_on_scale_down = del;
+        t.psc.spec.replicas = 3;
+        t.psc.generation++;
+        t.health[4].drained.value = 12;
+        t.health[3].drained.value = 0; /* drained, but not the highest: waits its turn */
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_eq(t.plan->nactions, 0);
+        ck_assert_int_eq(t.plan->restart.set, 0);
+        ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "status"), "True");
+        ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "reason"), "WaitingForDrain");
+        const char *msg = tk_cond(t.plan->status, "Resizing", "message");
+        ck_assert_ptr_nonnull(strstr(msg, "orders-4"));
+        ck_assert_ptr_nonnull(strstr(msg, "12 partitions"));
+        ck_assert_int_gt(t.plan->requeue_after, 0);
+        tk_apply(&t);
+        /* unreadable: still waits */
+        t.health[4].drained.value = 0;
+        t.health[4].scraped = false;
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_eq(t.plan->nactions, 0);
+        tk_apply(&t);
+        t.health[4].scraped = true;
+        ck_assert_int_eq(tk_plan(&t), 0);
+        int pod = index_of(t.plan, PLAN_DELETE, PLAN_POD, "orders-4");
+        int svc = index_of(t.plan, PLAN_DELETE, PLAN_SERVICE, "orders-4");
+        int pvc = index_of(t.plan, PLAN_DELETE, PLAN_PVC, "data-orders-4");
+        ck_assert_int_ge(pod, 0);
+        ck_assert_int_gt(svc, pod);
+        ck_assert_int_eq(pvc >= 0, del);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 1); /* one at a time */
+        ck_assert_ptr_nonnull(t.plan->actions[pod].uid);
+        ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "reason"), "ScalingDown");
+        tk_apply(&t);
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_ge(index_of(t.plan, PLAN_DELETE, PLAN_POD, "orders-3"), 0);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 1);
+        /* member-4's config went with its pod */
+        int cm = index_of(t.plan, PLAN_UPDATE, PLAN_CONFIGMAP, "orders-config");
+        ck_assert_int_ge(cm, 0);
+        cJSON *data = cJSON_GetObjectItemCaseSensitive(t.plan->actions[cm].object, "data");
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(data, "member-4.properties"));
+        ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(data, "member-3.properties"));
+        tk_apply(&t);
+        ck_assert_int_le(tk_converge(&t, 5), 5);
+        ck_assert_int_eq(t.pods.n, 3);
+        ck_assert_ptr_null(tk_get(&t, PLAN_SERVICE, "orders-3"));
+        ck_assert_int_eq(tk_get(&t, PLAN_PVC, "data-orders-3") != NULL, !del);
+        ck_assert_int_eq(tk_get(&t, PLAN_PVC, "data-orders-4") != NULL, !del);
+        ck_assert_str_eq(tk_cond(t.psc.status, "Resizing", "status"), "False");
+        ck_assert_str_eq(tk_cond(t.psc.status, "Ready", "status"), "True");
+        cJSON *replicas = cJSON_GetObjectItemCaseSensitive(t.psc.status, "replicas");
+        ck_assert_int_eq(replicas->valueint, 3);
+        if (!del) {
+            /* growing back reuses the kept volumes, in their zones */
+            t.psc.spec.replicas = 5;
+            ck_assert_int_le(tk_converge(&t, 8), 8);
+            ck_assert_str_eq(tk_pvc_zone(&t, 3), "zone-a");
+            ck_assert_str_eq(tk_pvc_zone(&t, 4), "zone-b");
+            ck_assert_int_eq(t.pods.n, 5);
+        }
+        tk_free(&t);
+    }
+}
+END_TEST
+
+/* A member being removed that is still shutting down holds the next removal and any
+ * restart; a roll waits for the scale-down pass that deleted a pod. */
+START_TEST(test_scale_down_with_roll)
+{
+    struct tk t;
+    setup(&t, 4);
+    t.psc.spec.replicas = 3;
+    tk_set_image(&t, "apache/kafka:4.0.0");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_ge(index_of(t.plan, PLAN_DELETE, PLAN_POD, "orders-3"), 0);
+    ck_assert_int_eq(t.plan->restart.set, 0);
+    /* the pod is now terminating */
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(tk_get(&t, PLAN_POD, "orders-3"), "metadata");
+    cJSON_AddStringToObject(md, "deletionTimestamp", "2026-09-21T14:13:40Z");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->restart.set, 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 0);
+    tk_remove(&t, PLAN_POD, "orders-3");
+    tk_remove(&t, PLAN_SERVICE, "orders-3");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->restart.set, 1);
+    tk_free(&t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("plan_resize");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_scale_up_order);
+    tcase_add_test(tc, test_scale_down);
+    tcase_add_test(tc, test_scale_down_with_roll);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
