@@ -51,9 +51,16 @@ static bool ports_match(const cJSON *want, const cJSON *have)
     return true;
 }
 
+/* A child ballast owns carries our owner reference, except a PVC, which carries none
+ * (see render.c): the one it has or lacks is then not ours to change. */
+static bool wants_owner(const cJSON *want)
+{
+    return plan_jget(want, "metadata", "ownerReferences", (const char *)NULL) != NULL;
+}
+
 static bool meta_match(struct pctx *c, const cJSON *want, const cJSON *have)
 {
-    return plan_jhas_owner(have, c->psc->uid) &&
+    return (!wants_owner(want) || plan_jhas_owner(have, c->psc->uid)) &&
            plan_jlabels_contain(have, plan_jget(want, "metadata", "labels", (const char *)NULL));
 }
 
@@ -77,7 +84,7 @@ static cJSON *merged(struct pctx *c, const cJSON *want, const cJSON *have,
         if (plan_jset_str(labels, l->string, l->valuestring) != 0)
             goto fail;
     }
-    if (!plan_jhas_owner(have, c->psc->uid)) {
+    if (wants_owner(want) && !plan_jhas_owner(have, c->psc->uid)) {
         cJSON *refs = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
         if (!cJSON_IsArray(refs) && (refs = plan_jarr_add(md, "ownerReferences")) == NULL)
             goto fail;

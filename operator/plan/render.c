@@ -65,6 +65,11 @@ static cJSON *new_object(struct pctx *c, const char *api, const char *kind, cons
         goto fail;
     }
     labels = NULL;
+    /* PVCs carry no owner reference: deleting a PSC must not garbage-collect its data
+     * (as Strimzi's deleteClaim: false). They are found by the instance label, and a
+     * PSC created again under the same name adopts them. */
+    if (strcmp(kind, "PersistentVolumeClaim") == 0)
+        return o;
     if ((refs = plan_jarr_add(md, "ownerReferences")) == NULL)
         goto fail;
     cJSON *r = owner_ref(c);

@@ -168,7 +168,7 @@ START_TEST(test_operator_restart_reads_zones_back)
     }
     tk_health_all(&t, 4, 0, 0);
     ck_assert_int_eq(tk_plan(&t), 0);
-    /* PVCs are updated (owner reference, labels) but keep their zone label */
+    /* PVCs are updated (ballast's labels) but keep their zone label */
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "data-orders-%d", i);
