@@ -1,0 +1,570 @@
+/* httpd.c — the libwebsockets server behind httpd.h. lws is not thread-safe: only the
+ * service thread touches the context, except lws_cancel_service() which srv_stop uses
+ * to wake it. Each response is built whole, then written in chunks as the socket
+ * drains, and ends with lws_http_transaction_completed() so keep-alive works. */
+#include "server/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+
+#define SRV_CHUNK 16384
+/* After the cap, a body is read and dropped (so the 413 reaches the client instead of
+ * a reset) up to this many times the cap, then the connection is cut. */
+#define SRV_DRAIN_FACTOR 4
+
+struct vhctx {
+    struct srv *s;
+    bool tls;
+};
+
+struct srv {
+    struct lws_context *ctx;
+    struct lws_vhost *http_vh, *tls_vh;
+    struct vhctx http_vc, tls_vc;
+    pthread_t thread;
+    bool thread_started;
+    atomic_int stop;
+    pthread_mutex_t mu; /* guards ready */
+    bool ready;
+    struct metrics *metrics;
+    adm_validate_fn validate;
+    void *validate_ud;
+    size_t max_body;
+    int http_port, tls_port; /* bound ports, -1 = off; kept so no other thread asks lws */
+};
+
+/* Per-connection state, allocated and zeroed by lws (per_session_data_size). */
+struct sess {
+    struct buf body; /* the POST body being read */
+    size_t drained;  /* bytes dropped after the cap */
+    bool post, too_large;
+    unsigned char *resp; /* LWS_PRE bytes of headroom, then resp_len bytes of body */
+    size_t resp_len, sent;
+    bool close_after;
+};
+
+static void sess_clear(struct sess *ss)
+{
+    buf_free(&ss->body);
+    free(ss->resp);
+    memset(ss, 0, sizeof(*ss));
+}
+
+/* respond writes the headers now and queues body (whose first LWS_PRE bytes are
+ * headroom; taken over from b) for the writeable callback. Returns -1 to hang up. */
+static int respond(struct lws *wsi, struct sess *ss, unsigned int status, const char *ctype,
+                   struct buf *b, bool close)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+    unsigned char *end = hdr + sizeof(hdr) - 1;
+    size_t len = b->len - LWS_PRE;
+
+    if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                               (const unsigned char *)"close", 5, &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        buf_free(b);
+        return -1;
+    }
+    free(ss->resp);
+    ss->resp_len = len;
+    ss->resp = (unsigned char *)buf_steal(b);
+    ss->sent = 0;
+    ss->close_after = close;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* respond_text answers a short text/plain body. */
+static int respond_text(struct lws *wsi, struct sess *ss, unsigned int status, const char *text,
+                        bool close)
+{
+    static const char pre[LWS_PRE];
+    struct buf b = {0};
+    if (buf_append(&b, pre, sizeof(pre)) < 0 || buf_puts(&b, text) < 0) {
+        buf_free(&b);
+        return -1;
+    }
+    return respond(wsi, ss, status, "text/plain; charset=utf-8", &b, close);
+}
+
+static int write_more(struct lws *wsi, struct sess *ss)
+{
+    if (ss->resp == NULL)
+        return 0;
+    size_t left = ss->resp_len - ss->sent, n = left > SRV_CHUNK ? SRV_CHUNK : left;
+    enum lws_write_protocol wp = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+    if (lws_write(wsi, ss->resp + LWS_PRE + ss->sent, n, wp) != (int)n)
+        return -1;
+    ss->sent += n;
+    if (n < left) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    bool close = ss->close_after;
+    sess_clear(ss);
+    if (close)
+        return -1;
+    /* Non-zero: lws wants the connection closed (e.g. HTTP/1.0 without keep-alive). */
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int serve_metrics(struct lws *wsi, struct sess *ss, struct srv *s)
+{
+    static const char pre[LWS_PRE];
+    struct buf b = {0};
+    struct err e = {0};
+    if (buf_append(&b, pre, sizeof(pre)) < 0 ||
+        (s->metrics != NULL && metrics_render(s->metrics, &b, &e) < 0)) {
+        buf_free(&b);
+        log_error("rendering /metrics failed", "error", e.msg);
+        return respond_text(wsi, ss, 500, "cannot render metrics\n", false);
+    }
+    return respond(wsi, ss, 200, "text/plain; version=0.0.4; charset=utf-8", &b, false);
+}
+
+static int serve_review(struct lws *wsi, struct sess *ss, struct srv *s)
+{
+    static const char pre[LWS_PRE];
+    struct buf b = {0};
+    struct err e = {0};
+    int status = 500;
+    if (buf_append(&b, pre, sizeof(pre)) < 0) {
+        buf_free(&b);
+        return -1;
+    }
+    int rc = adm_review(ss->body.data, ss->body.len, s->validate, s->validate_ud, &b, &status, &e);
+    if (rc < 0)
+        log_warn("admission review rejected", "status", status == 413 ? "413" : "400", "error",
+                 e.msg);
+    if (b.len == LWS_PRE) { /* out of memory before any body was written */
+        buf_free(&b);
+        return respond_text(wsi, ss, 500, "out of memory\n", false);
+    }
+    buf_free(&ss->body);
+    return respond(wsi, ss, (unsigned int)status, "application/json", &b, false);
+}
+
+static int content_length(struct lws *wsi, long long *out)
+{
+    char cl[32];
+    int n = lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(cl, &end, 10);
+    if (errno != 0 || end == cl || *end != '\0' || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* on_request routes a request once its headers are in. */
+static int on_request(struct lws *wsi, struct sess *ss, struct vhctx *vc)
+{
+    struct srv *s = vc->s;
+    char path[256];
+    bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+    bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+
+    sess_clear(ss);
+    if (!get && !post)
+        return respond_text(wsi, ss, 405, "method not allowed\n", false);
+    if (lws_hdr_copy(wsi, path, sizeof(path), get ? WSI_TOKEN_GET_URI : WSI_TOKEN_POST_URI) < 0)
+        return respond_text(wsi, ss, 404, "not found\n", false);
+
+    if (!vc->tls) {
+        bool known =
+            !strcmp(path, "/healthz") || !strcmp(path, "/readyz") || !strcmp(path, "/metrics");
+        if (!known)
+            return respond_text(wsi, ss, 404, "not found\n", false);
+        if (!get)
+            return respond_text(wsi, ss, 405, "method not allowed\n", false);
+        if (!strcmp(path, "/healthz"))
+            return respond_text(wsi, ss, 200, "ok\n", false);
+        if (!strcmp(path, "/readyz")) {
+            pthread_mutex_lock(&s->mu);
+            bool ready = s->ready;
+            pthread_mutex_unlock(&s->mu);
+            return respond_text(wsi, ss, ready ? 200 : 503, ready ? "ok\n" : "not ready\n", false);
+        }
+        return serve_metrics(wsi, ss, s);
+    }
+
+    if (strcmp(path, "/validate") != 0)
+        return respond_text(wsi, ss, 404, "not found\n", false);
+    if (!post)
+        return respond_text(wsi, ss, 405, "method not allowed\n", false);
+    long long cl = -1;
+    bool has_cl = content_length(wsi, &cl) == 0;
+    if (has_cl && (unsigned long long)cl > s->max_body) {
+        /* A client waiting on "Expect: 100-continue" has sent nothing yet: answer and
+         * close. Otherwise the body is on its way; closing now would reset the
+         * connection under the answer, so read and drop it first (up to a limit). */
+        bool expect = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) > 0;
+        if (expect || (unsigned long long)cl > SRV_DRAIN_FACTOR * s->max_body) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "request body over %zu bytes\n", s->max_body);
+            return respond_text(wsi, ss, 413, msg, true);
+        }
+        ss->post = true;
+        ss->too_large = true;
+        return 0;
+    }
+    if (has_cl && cl == 0)
+        return serve_review(wsi, ss, s); /* no body callbacks will come: 400 empty body */
+    /* lws 4.1 never completes a chunked request body (the connection just times out),
+     * and the API server always sends a length: ask for one. */
+    if (!has_cl)
+        return respond_text(wsi, ss, 411, "Content-Length required\n", true);
+    ss->post = true;
+    ss->body.max = s->max_body;
+    return 0; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
+}
+
+static int on_body(struct sess *ss, const void *in, size_t len, size_t max_body)
+{
+    if (!ss->post)
+        return 0;
+    if (!ss->too_large && buf_append(&ss->body, in, len) < 0) {
+        ss->too_large = true;
+        ss->drained = ss->body.len;
+        buf_free(&ss->body);
+    }
+    if (ss->too_large) {
+        ss->drained += len;
+        if (ss->drained > SRV_DRAIN_FACTOR * max_body)
+            return -1;
+    }
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct sess *ss = user;
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    struct vhctx *vc = vh ? lws_get_vhost_user(vh) : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        if (ss == NULL || vc == NULL)
+            return -1;
+        return on_request(wsi, ss, vc);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (ss == NULL || vc == NULL)
+            return -1;
+        return on_body(ss, in, len, vc->s->max_body);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (ss == NULL || vc == NULL)
+            return -1;
+        if (!ss->post) /* answered already (Content-Length 0 or over the cap) */
+            return 0;
+        ss->post = false;
+        if (ss->too_large) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "request body over %zu bytes\n", vc->s->max_body);
+            return respond_text(wsi, ss, 413, msg, false);
+        }
+        return serve_review(wsi, ss, vc->s);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (ss == NULL)
+            return -1;
+        return write_more(wsi, ss);
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (ss != NULL)
+            sess_clear(ss);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {.name = "ballast-http", .callback = callback, .per_session_data_size = sizeof(struct sess)},
+    {.name = NULL, .callback = NULL},
+};
+
+static const struct lws_http_mount mount = {
+    .mount_next = NULL,
+    .mountpoint = "/",
+    .mountpoint_len = 1,
+    .origin = "ballast-http",
+    .protocol = "ballast-http",
+    .origin_protocol = LWSMPRO_CALLBACK,
+};
+
+/* lws logs through here, so its lines share ballast's format. */
+static void lws_log(int level, const char *line)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", line);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (level & LLL_ERR)
+        log_error("libwebsockets", "detail", msg);
+    else
+        log_warn("libwebsockets", "detail", msg);
+}
+
+static void *service_main(void *arg)
+{
+    struct srv *s = arg;
+    while (!atomic_load(&s->stop)) {
+        if (lws_service(s->ctx, 0) < 0) {
+            log_error("http server stopped: lws_service failed");
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* probe_listen resolves host (lws binds an interface name or a literal address, not
+ * a DNS name) into num and binds host:port once, so a taken port or a foreign address
+ * is reported here with errno's words: lws only logs a missing address and waits for
+ * it, and its bind-failure path leaks an SSL_CTX. host "" = every interface. */
+static int probe_listen(const char *host, int port, char *num, size_t numlen, bool *v4,
+                        struct err *e)
+{
+    struct addrinfo hints = {.ai_family = host[0] ? AF_UNSPEC : AF_INET6,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int rc = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res);
+    if (rc != 0 && !host[0]) {
+        hints.ai_family = AF_INET; /* no IPv6 on this host */
+        rc = getaddrinfo(NULL, portstr, &hints, &res);
+    }
+    if (rc != 0)
+        return err_set(e, ERR_INVALID, "cannot resolve listen address \"%s\": %s", host,
+                       gai_strerror(rc));
+    *v4 = res->ai_family == AF_INET;
+    const void *addr = *v4 ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+                           : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+    if (inet_ntop(res->ai_family, addr, num, (socklen_t)numlen) == NULL)
+        snprintf(num, numlen, "%s", host);
+    rc = 0;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (!*v4)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    }
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+        rc = err_set(e, ERR_IO, "cannot listen on %s port %d: %s", host[0] ? host : "*", port,
+                     strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* make_vhost adds one listener; the vhost belongs to the context. */
+static int make_vhost(struct srv *s, bool tls, const char *host, int port, const struct srv_opts *o,
+                      struct lws_vhost **out, int *bound, struct err *e)
+{
+    int rc;
+    struct lws_context_creation_info info;
+    char num[INET6_ADDRSTRLEN];
+    bool v4 = false;
+    if (host == NULL)
+        host = "";
+    if ((rc = probe_listen(host, port, num, sizeof(num), &v4, e)) < 0)
+        return rc;
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = tls ? "webhook" : "http";
+    info.port = port;
+    info.iface = host[0] ? num : NULL;
+    info.protocols = protocols;
+    info.mounts = &mount;
+    info.user = tls ? &s->tls_vc : &s->http_vc;
+    /* No OS CA bundle: the server verifies no client certificate. */
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS |
+                   LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    if (tls)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* An IPv4 address cannot be bound by an AF_INET6 listener. */
+    if (v4)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.keepalive_timeout = 30;
+    if (tls) {
+        info.ssl_cert_filepath = o->tls_cert;
+        info.ssl_private_key_filepath = o->tls_key;
+        info.alpn =
+            "http/1.1"; /* h2 POST bodies have had bugs; the API server uses h2 if offered */
+    }
+    struct lws_vhost *vh = lws_create_vhost(s->ctx, &info);
+    if (vh == NULL || lws_get_vhost_listen_port(vh) <= 0) {
+        /* A vhost that exists is freed with the context. */
+        return err_set(
+            e, tls ? ERR_INVALID : ERR_IO, "cannot listen on %s:%d for the %s (address in use%s)",
+            info.iface ? info.iface : "*", port, tls ? "webhook" : "health/metrics server",
+            tls ? ", or the certificate/key cannot be loaded" : "");
+    }
+    *out = vh;
+    *bound = lws_get_vhost_listen_port(vh);
+    return 0;
+}
+
+static int check_file(const char *what, const char *path, struct err *e)
+{
+    if (path == NULL || path[0] == '\0')
+        return err_set(e, ERR_INVALID, "webhook TLS needs a %s file", what);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return err_set(e, ERR_INVALID, "webhook TLS %s %s: %s", what, path, strerror(errno));
+    fclose(f);
+    return 0;
+}
+
+int srv_start(const struct srv_opts *o, struct srv **out, struct err *e)
+{
+    struct srv *s = NULL;
+    int rc = 0;
+
+    if (o == NULL || out == NULL)
+        return err_set(e, ERR_INVALID, "srv_start: options and out are required");
+    *out = NULL;
+    if (!o->http && !o->tls)
+        return err_set(e, ERR_INVALID, "http server: neither the plain nor the TLS listener is on");
+    if ((o->http && (o->http_port < 0 || o->http_port > 65535)) ||
+        (o->tls && (o->tls_port < 0 || o->tls_port > 65535)))
+        return err_set(e, ERR_INVALID, "http server: port must be 0..65535 (0 = any free port)");
+    if (o->tls && ((rc = check_file("certificate", o->tls_cert, e)) < 0 ||
+                   (rc = check_file("private key", o->tls_key, e)) < 0))
+        return rc;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return err_set(e, ERR_NOMEM, "http server: out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    s->http_vc = (struct vhctx){.s = s, .tls = false};
+    s->tls_vc = (struct vhctx){.s = s, .tls = true};
+    s->metrics = o->metrics;
+    s->validate = o->validate;
+    s->validate_ud = o->validate_ud;
+    s->max_body = o->max_body ? o->max_body : ADM_MAX_BODY;
+    s->http_port = s->tls_port = -1;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.server_string = "ballast";
+    s->ctx = lws_create_context(&info);
+    if (s->ctx == NULL) {
+        rc = err_set(e, ERR_IO, "http server: cannot create the libwebsockets context");
+        goto fail;
+    }
+    if (o->http && (rc = make_vhost(s, false, o->http_host, o->http_port, o, &s->http_vh,
+                                    &s->http_port, e)) < 0)
+        goto fail;
+    if (o->tls &&
+        (rc = make_vhost(s, true, o->tls_host, o->tls_port, o, &s->tls_vh, &s->tls_port, e)) < 0)
+        goto fail;
+    if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
+        rc = err_set(e, ERR_IO, "http server: cannot start its thread");
+        goto fail;
+    }
+    s->thread_started = true;
+    *out = s;
+    return 0;
+
+fail:
+    srv_stop(s);
+    return rc;
+}
+
+void srv_stop(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    if (s->thread_started) {
+        atomic_store(&s->stop, 1);
+        lws_cancel_service(s->ctx);
+        pthread_join(s->thread, NULL);
+    }
+    if (s->ctx != NULL)
+        lws_context_destroy(s->ctx);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void srv_set_ready(struct srv *s, bool ready)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->ready = ready;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int srv_http_port(const struct srv *s)
+{
+    return s ? s->http_port : -1;
+}
+
+int srv_tls_port(const struct srv *s)
+{
+    return s ? s->tls_port : -1;
+}
+
+int srv_parse_addr(const char *hostport, char *host, size_t hostlen, int *port, struct err *e)
+{
+    if (hostport == NULL || host == NULL || hostlen == 0 || port == NULL)
+        return err_set(e, ERR_INVALID, "address: nothing given");
+    const char *h = hostport, *hend, *colon;
+    if (h[0] == '[') {
+        hend = strchr(h, ']');
+        if (hend == NULL || hend[1] != ':')
+            return err_set(e, ERR_INVALID, "address \"%s\": want [ipv6]:port", hostport);
+        h++;
+        colon = hend + 1;
+    } else {
+        colon = strrchr(h, ':');
+        if (colon == NULL)
+            return err_set(e, ERR_INVALID, "address \"%s\": want host:port or :port", hostport);
+        hend = colon;
+        if (memchr(h, ':', (size_t)(hend - h)) != NULL)
+            return err_set(e, ERR_INVALID, "address \"%s\": put an IPv6 address in [brackets]",
+                           hostport);
+    }
+    size_t n = (size_t)(hend - h);
+    if (n >= hostlen)
+        return err_set(e, ERR_INVALID, "address \"%s\": host too long", hostport);
+    const char *p = colon + 1;
+    if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5)
+        return err_set(e, ERR_INVALID, "address \"%s\": port must be a number 0..65535", hostport);
+    long v = strtol(p, NULL, 10);
+    if (v > 65535)
+        return err_set(e, ERR_INVALID, "address \"%s\": port must be 0..65535", hostport);
+    memcpy(host, h, n);
+    host[n] = '\0';
+    *port = (int)v;
+    return 0;
+}
