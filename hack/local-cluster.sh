@@ -19,7 +19,10 @@ RUN="$DIR/run"
 KUBECONFIG_OUT="$DIR/kubeconfig"
 ZONES=(zone-a zone-b zone-c)
 NODES_PER_ZONE=2
-POD_CIDR="${BALLAST_POD_CIDR:-127.20.0.1/16}"
+# Each cluster dir gets its own /16 of loopback for pod IPs (127.20 .. 127.98, even), so
+# that processes standing behind pods of two clusters on one machine never collide; the
+# pod bridge uses the odd /16 above it for Kafka controller addresses.
+POD_CIDR="${BALLAST_POD_CIDR:-127.$((20 + 2 * ($(printf %s "$DIR" | cksum | cut -d' ' -f1) % 40))).0.1/16}"
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

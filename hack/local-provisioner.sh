@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROVISIONER=ballast.dev/local-test
 log "local provisioner for $PROVISIONER started"
-while true; do
+# One pass; an API server that is down or restarting fails it, and the next pass retries.
+provision_once() {
 	nodes=$(kubectl get nodes -o json 2>/dev/null || echo '{"items":[]}')
 	kubectl get pvc -A -o json 2>/dev/null | jq -c --argjson nodes "$nodes" --arg p "$PROVISIONER" '
 	  ($nodes.items | map({key: .metadata.name, value: (.metadata.labels["topology.kubernetes.io/zone"] // "")}) | from_entries) as $zone
@@ -44,5 +45,8 @@ while true; do
 		while read -r name; do
 			kubectl delete pv "$name" --wait=false >/dev/null 2>&1 && log "deleted released $name"
 		done
+}
+while true; do
+	provision_once || true
 	sleep 1
 done
