@@ -1,0 +1,633 @@
+/* cache.c — the object store of cache.h: a hash table of entries by key, and a second hash table
+ * from owner UID to the entries that name it, both under one rwlock. A relist marks the entries it
+ * sees with a new generation and sweeps the rest out, so vanished objects come back as "gone". */
+#include "kube/cache.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct centry {
+    char *key;
+    cJSON *obj; /* owned */
+    struct centry *hnext;
+    char **owners; /* owner uids (owned strings) */
+    size_t nowners;
+    unsigned long gen;
+};
+
+struct owner_set {
+    char *uid;
+    struct owner_set *hnext;
+    struct centry **v;
+    size_t n, cap;
+};
+
+struct kube_cache {
+    pthread_rwlock_t lock;
+    struct centry **eb;
+    size_t neb, nentries;
+    struct owner_set **ob;
+    size_t nob, nowners;
+    unsigned long gen;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+char *kube_cache_key(const char *ns, const char *name, char *out, size_t n)
+{
+    if (n == 0)
+        return out;
+    if (ns && *ns)
+        snprintf(out, n, "%s/%s", ns, name ? name : "");
+    else
+        snprintf(out, n, "%s", name ? name : "");
+    return out;
+}
+
+static const char *md_str(const cJSON *obj, const char *field)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, field));
+}
+
+char *kube_cache_obj_key(const cJSON *obj, char *out, size_t n)
+{
+    const char *name = md_str(obj, "name");
+    if (!name || !*name) {
+        if (n)
+            out[0] = '\0';
+        return out;
+    }
+    return kube_cache_key(md_str(obj, "namespace"), name, out, n);
+}
+
+/* A malloc'ed key, so no name length can truncate it. */
+static char *key_dup(const char *ns, const char *name)
+{
+    size_t n = (ns ? strlen(ns) : 0) + strlen(name) + 2;
+    char *k = malloc(n);
+    if (k)
+        kube_cache_key(ns, name, k, n);
+    return k;
+}
+
+struct kube_cache *kube_cache_new(void)
+{
+    struct kube_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->neb = c->nob = 16;
+    c->eb = calloc(c->neb, sizeof *c->eb);
+    c->ob = calloc(c->nob, sizeof *c->ob);
+    if (!c->eb || !c->ob) {
+        free(c->eb);
+        free(c->ob);
+        free(c);
+        return NULL;
+    }
+    pthread_rwlock_init(&c->lock, NULL);
+    return c;
+}
+
+static void entry_free(struct centry *en)
+{
+    if (!en)
+        return;
+    for (size_t i = 0; i < en->nowners; i++)
+        free(en->owners[i]);
+    free(en->owners);
+    cJSON_Delete(en->obj);
+    free(en->key);
+    free(en);
+}
+
+void kube_cache_free(struct kube_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->neb; i++) {
+        struct centry *en = c->eb[i];
+        while (en) {
+            struct centry *next = en->hnext;
+            entry_free(en);
+            en = next;
+        }
+    }
+    for (size_t i = 0; i < c->nob; i++) {
+        struct owner_set *os = c->ob[i];
+        while (os) {
+            struct owner_set *next = os->hnext;
+            free(os->uid);
+            free(os->v);
+            free(os);
+            os = next;
+        }
+    }
+    free(c->eb);
+    free(c->ob);
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+}
+
+/* ---- entries by key ---- */
+
+static struct centry *efind(struct kube_cache *c, const char *key)
+{
+    for (struct centry *en = c->eb[hash_str(key) & (c->neb - 1)]; en; en = en->hnext)
+        if (strcmp(en->key, key) == 0)
+            return en;
+    return NULL;
+}
+
+static void egrow(struct kube_cache *c)
+{
+    size_t n = c->neb * 2;
+    struct centry **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < c->neb; i++) {
+        struct centry *en = c->eb[i];
+        while (en) {
+            struct centry *next = en->hnext;
+            size_t h = hash_str(en->key) & (n - 1);
+            en->hnext = b[h];
+            b[h] = en;
+            en = next;
+        }
+    }
+    free(c->eb);
+    c->eb = b;
+    c->neb = n;
+}
+
+static void einsert(struct kube_cache *c, struct centry *en)
+{
+    if (c->nentries >= c->neb)
+        egrow(c);
+    size_t h = hash_str(en->key) & (c->neb - 1);
+    en->hnext = c->eb[h];
+    c->eb[h] = en;
+    c->nentries++;
+}
+
+static void eunlink(struct kube_cache *c, struct centry *en)
+{
+    struct centry **pp = &c->eb[hash_str(en->key) & (c->neb - 1)];
+    while (*pp && *pp != en)
+        pp = &(*pp)->hnext;
+    if (*pp) {
+        *pp = en->hnext;
+        c->nentries--;
+    }
+}
+
+/* ---- owner index ---- */
+
+static struct owner_set *ofind(struct kube_cache *c, const char *uid)
+{
+    for (struct owner_set *os = c->ob[hash_str(uid) & (c->nob - 1)]; os; os = os->hnext)
+        if (strcmp(os->uid, uid) == 0)
+            return os;
+    return NULL;
+}
+
+static void ogrow(struct kube_cache *c)
+{
+    size_t n = c->nob * 2;
+    struct owner_set **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (size_t i = 0; i < c->nob; i++) {
+        struct owner_set *os = c->ob[i];
+        while (os) {
+            struct owner_set *next = os->hnext;
+            size_t h = hash_str(os->uid) & (n - 1);
+            os->hnext = b[h];
+            b[h] = os;
+            os = next;
+        }
+    }
+    free(c->ob);
+    c->ob = b;
+    c->nob = n;
+}
+
+static int oadd(struct kube_cache *c, const char *uid, struct centry *en)
+{
+    struct owner_set *os = ofind(c, uid);
+    if (!os) {
+        os = calloc(1, sizeof *os);
+        if (!os)
+            return ERR_NOMEM;
+        os->uid = strdup(uid);
+        if (!os->uid) {
+            free(os);
+            return ERR_NOMEM;
+        }
+        if (c->nowners >= c->nob)
+            ogrow(c);
+        size_t h = hash_str(uid) & (c->nob - 1);
+        os->hnext = c->ob[h];
+        c->ob[h] = os;
+        c->nowners++;
+    }
+    if (os->n == os->cap) {
+        size_t cap = os->cap ? os->cap * 2 : 4;
+        struct centry **v = realloc(os->v, cap * sizeof *v);
+        if (!v)
+            return ERR_NOMEM;
+        os->v = v;
+        os->cap = cap;
+    }
+    os->v[os->n++] = en;
+    return 0;
+}
+
+static void oremove(struct kube_cache *c, const char *uid, struct centry *en)
+{
+    struct owner_set *os = ofind(c, uid);
+    if (!os)
+        return;
+    for (size_t i = 0; i < os->n; i++) {
+        if (os->v[i] == en) {
+            os->v[i] = os->v[--os->n];
+            break;
+        }
+    }
+    if (os->n > 0)
+        return;
+    struct owner_set **pp = &c->ob[hash_str(uid) & (c->nob - 1)];
+    while (*pp && *pp != os)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = os->hnext;
+    c->nowners--;
+    free(os->uid);
+    free(os->v);
+    free(os);
+}
+
+static void unindex_owners(struct kube_cache *c, struct centry *en)
+{
+    for (size_t i = 0; i < en->nowners; i++) {
+        oremove(c, en->owners[i], en);
+        free(en->owners[i]);
+    }
+    free(en->owners);
+    en->owners = NULL;
+    en->nowners = 0;
+}
+
+/* Indexes en under the distinct owner uids of en->obj. On ERR_NOMEM the index holds what it could
+ * and en->owners lists exactly those, so a later unindex stays consistent. */
+static int index_owners(struct kube_cache *c, struct centry *en)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(en->obj, "metadata");
+    const cJSON *refs = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
+    if (!cJSON_IsArray(refs))
+        return 0;
+    int n = cJSON_GetArraySize(refs);
+    if (n <= 0)
+        return 0;
+    en->owners = calloc((size_t)n, sizeof *en->owners);
+    if (!en->owners)
+        return ERR_NOMEM;
+    const cJSON *ref;
+    cJSON_ArrayForEach(ref, refs)
+    {
+        const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "uid"));
+        if (!uid || !*uid)
+            continue;
+        int dup = 0;
+        for (size_t i = 0; i < en->nowners; i++)
+            dup |= strcmp(en->owners[i], uid) == 0;
+        if (dup)
+            continue;
+        char *u = strdup(uid);
+        if (!u)
+            return ERR_NOMEM;
+        if (oadd(c, u, en) < 0) {
+            free(u);
+            return ERR_NOMEM;
+        }
+        en->owners[en->nowners++] = u;
+    }
+    return 0;
+}
+
+/* ---- writes ---- */
+
+static int same_rv(const cJSON *a, const cJSON *b)
+{
+    const char *ra = md_str(a, "resourceVersion"), *rb = md_str(b, "resourceVersion");
+    return ra && rb && *ra && strcmp(ra, rb) == 0;
+}
+
+/* Takes obj. *change gets what happened; *out_en the entry (for the relist's generation mark). */
+static int upsert_locked(struct kube_cache *c, cJSON *obj, enum kube_cache_change *change,
+                         struct centry **out_en, struct err *e)
+{
+    const char *name = md_str(obj, "name");
+    if (!cJSON_IsObject(obj) || !name || !*name) {
+        cJSON_Delete(obj);
+        return err_set(e, ERR_INVALID, "cache: object without metadata.name");
+    }
+    char *key = key_dup(md_str(obj, "namespace"), name);
+    if (!key) {
+        cJSON_Delete(obj);
+        return err_set(e, ERR_NOMEM, "cache: out of memory");
+    }
+    struct centry *en = efind(c, key);
+    if (en) {
+        free(key);
+        *out_en = en;
+        if (same_rv(en->obj, obj)) {
+            cJSON_Delete(obj);
+            *change = KUBE_CACHE_SAME;
+            return 0;
+        }
+        unindex_owners(c, en);
+        cJSON_Delete(en->obj);
+        en->obj = obj;
+        *change = KUBE_CACHE_UPDATED;
+    } else {
+        en = calloc(1, sizeof *en);
+        if (!en) {
+            free(key);
+            cJSON_Delete(obj);
+            return err_set(e, ERR_NOMEM, "cache: out of memory");
+        }
+        en->key = key;
+        en->obj = obj;
+        einsert(c, en);
+        *out_en = en;
+        *change = KUBE_CACHE_ADDED;
+    }
+    if (index_owners(c, en) < 0)
+        return err_set(e, ERR_NOMEM, "cache: out of memory indexing owners of %s", en->key);
+    return 0;
+}
+
+int kube_cache_upsert(struct kube_cache *c, cJSON *obj, struct err *e)
+{
+    if (!c) {
+        cJSON_Delete(obj);
+        return err_set(e, ERR_INVALID, "cache: NULL cache");
+    }
+    enum kube_cache_change ch = KUBE_CACHE_SAME;
+    struct centry *en = NULL;
+    pthread_rwlock_wrlock(&c->lock);
+    int rc = upsert_locked(c, obj, &ch, &en, e);
+    pthread_rwlock_unlock(&c->lock);
+    return rc < 0 ? rc : (int)ch;
+}
+
+static void remove_entry(struct kube_cache *c, struct centry *en)
+{
+    unindex_owners(c, en);
+    eunlink(c, en);
+}
+
+int kube_cache_delete(struct kube_cache *c, const char *ns, const char *name)
+{
+    if (!c || !name)
+        return 0;
+    char *key = key_dup(ns, name);
+    if (!key)
+        return 0;
+    pthread_rwlock_wrlock(&c->lock);
+    struct centry *en = efind(c, key);
+    if (en)
+        remove_entry(c, en);
+    pthread_rwlock_unlock(&c->lock);
+    free(key);
+    entry_free(en);
+    return en != NULL;
+}
+
+int kube_cache_replace(struct kube_cache *c, cJSON *items, cJSON **gone, cJSON **added,
+                       cJSON **updated, struct err *e)
+{
+    int rc = 0;
+    cJSON *g = NULL, *a = NULL, *u = NULL;
+    if (gone)
+        *gone = NULL;
+    if (added)
+        *added = NULL;
+    if (updated)
+        *updated = NULL;
+    if (!c || !cJSON_IsArray(items)) {
+        cJSON_Delete(items);
+        return err_set(e, ERR_INVALID, "cache: replace needs an array of objects");
+    }
+    if ((gone && !(g = cJSON_CreateArray())) || (added && !(a = cJSON_CreateArray())) ||
+        (updated && !(u = cJSON_CreateArray()))) {
+        rc = err_set(e, ERR_NOMEM, "cache: out of memory");
+        goto out;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    unsigned long gen = ++c->gen;
+    cJSON *it;
+    while ((it = cJSON_DetachItemFromArray(items, 0)) != NULL) {
+        enum kube_cache_change ch;
+        struct centry *en = NULL;
+        struct err ue = {0};
+        cJSON *copy = NULL;
+        int want_copy = 0;
+        /* copies are taken before the cache owns it; only for added/updated, decided after */
+        if ((a || u) && md_str(it, "name"))
+            want_copy = 1;
+        if (want_copy && !(copy = cJSON_Duplicate(it, 1))) {
+            cJSON_Delete(it);
+            rc = err_set(e, ERR_NOMEM, "cache: out of memory");
+            break;
+        }
+        int r = upsert_locked(c, it, &ch, &en, &ue);
+        if (en)
+            en->gen = gen;
+        if (r == ERR_NOMEM) {
+            cJSON_Delete(copy);
+            rc = err_set(e, ERR_NOMEM, "%s", ue.msg);
+            break;
+        }
+        if (r < 0 || ch == KUBE_CACHE_SAME) {
+            cJSON_Delete(copy); /* nameless items are skipped */
+            continue;
+        }
+        cJSON *to = ch == KUBE_CACHE_ADDED ? a : u;
+        if (to)
+            cJSON_AddItemToArray(to, copy);
+        else
+            cJSON_Delete(copy);
+    }
+    if (rc == 0) {
+        /* sweep what the list did not mention */
+        for (size_t i = 0; i < c->neb; i++) {
+            struct centry *en = c->eb[i];
+            while (en) {
+                struct centry *next = en->hnext;
+                if (en->gen != gen) {
+                    remove_entry(c, en);
+                    if (g) {
+                        cJSON_AddItemToArray(g, en->obj);
+                        en->obj = NULL;
+                    }
+                    entry_free(en);
+                }
+                en = next;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+out:
+    cJSON_Delete(items);
+    if (rc < 0) {
+        cJSON_Delete(g);
+        cJSON_Delete(a);
+        cJSON_Delete(u);
+        return rc;
+    }
+    if (gone)
+        *gone = g;
+    if (added)
+        *added = a;
+    if (updated)
+        *updated = u;
+    return 0;
+}
+
+/* ---- reads ---- */
+
+cJSON *kube_cache_get(struct kube_cache *c, const char *ns, const char *name)
+{
+    if (!c || !name)
+        return NULL;
+    char *key = key_dup(ns, name);
+    if (!key)
+        return NULL;
+    pthread_rwlock_rdlock(&c->lock);
+    struct centry *en = efind(c, key);
+    cJSON *copy = en ? cJSON_Duplicate(en->obj, 1) : NULL;
+    pthread_rwlock_unlock(&c->lock);
+    free(key);
+    return copy;
+}
+
+int kube_cache_rv(struct kube_cache *c, const char *ns, const char *name, char *rv, size_t n)
+{
+    if (n)
+        rv[0] = '\0';
+    if (!c || !name)
+        return 0;
+    char *key = key_dup(ns, name);
+    if (!key)
+        return 0;
+    pthread_rwlock_rdlock(&c->lock);
+    struct centry *en = efind(c, key);
+    if (en && n) {
+        const char *v = md_str(en->obj, "resourceVersion");
+        snprintf(rv, n, "%s", v ? v : "");
+    }
+    pthread_rwlock_unlock(&c->lock);
+    free(key);
+    return en != NULL;
+}
+
+int kube_cache_with(struct kube_cache *c, const char *ns, const char *name, kube_cache_fn fn,
+                    void *ud)
+{
+    if (!c || !name || !fn)
+        return ERR_INVALID;
+    char *key = key_dup(ns, name);
+    if (!key)
+        return ERR_NOMEM;
+    pthread_rwlock_rdlock(&c->lock);
+    struct centry *en = efind(c, key);
+    int rc = en ? fn(en->obj, ud) : ERR_NOTFOUND;
+    pthread_rwlock_unlock(&c->lock);
+    free(key);
+    return rc;
+}
+
+int kube_cache_each_owner(struct kube_cache *c, const char *uid, kube_cache_fn fn, void *ud)
+{
+    if (!c || !uid || !fn)
+        return ERR_INVALID;
+    int rc = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    struct owner_set *os = ofind(c, uid);
+    for (size_t i = 0; os && i < os->n && rc == 0; i++)
+        rc = fn(os->v[i]->obj, ud);
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
+
+int kube_cache_each_ns(struct kube_cache *c, const char *ns, kube_cache_fn fn, void *ud)
+{
+    if (!c || !fn)
+        return ERR_INVALID;
+    int rc = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < c->neb && rc == 0; i++) {
+        for (struct centry *en = c->eb[i]; en && rc == 0; en = en->hnext) {
+            if (ns) {
+                const char *ons = md_str(en->obj, "namespace");
+                if (strcmp(ons ? ons : "", ns) != 0)
+                    continue;
+            }
+            rc = fn(en->obj, ud);
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
+
+static int copy_into(const cJSON *obj, void *ud)
+{
+    cJSON *copy = cJSON_Duplicate(obj, 1);
+    if (!copy)
+        return ERR_NOMEM;
+    cJSON_AddItemToArray(ud, copy);
+    return 0;
+}
+
+cJSON *kube_cache_list_owner(struct kube_cache *c, const char *uid)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (arr && kube_cache_each_owner(c, uid, copy_into, arr) < 0) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+cJSON *kube_cache_list_ns(struct kube_cache *c, const char *ns)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (arr && kube_cache_each_ns(c, ns, copy_into, arr) < 0) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+size_t kube_cache_count(struct kube_cache *c)
+{
+    if (!c)
+        return 0;
+    pthread_rwlock_rdlock(&c->lock);
+    size_t n = c->nentries;
+    pthread_rwlock_unlock(&c->lock);
+    return n;
+}

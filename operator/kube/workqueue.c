@@ -1,0 +1,446 @@
+/* workqueue.c — the key queue of workqueue.h: one record per key (queued / processing / waiting /
+ * back-off count) in a hash table, a FIFO of ready keys and a deadline-sorted list of waiting ones,
+ * all under one mutex. A record lives only while it has some state, so memory follows the keys. */
+#include "kube/workqueue.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct wq_item {
+    char *key;
+    struct wq_item *hnext;         /* hash chain */
+    struct wq_item *qnext;         /* ready FIFO */
+    struct wq_item *dprev, *dnext; /* waiting list, sorted by due */
+    int dirty;      /* wants processing: in the FIFO, or re-queued at done when processing */
+    int processing; /* handed out by get, done not yet called */
+    int waiting;    /* in the waiting list */
+    int failures;
+    double due;
+};
+
+struct kube_wq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    struct wq_item **buckets;
+    size_t nbuckets, nitems;
+    struct wq_item *qhead, *qtail;
+    size_t qlen;
+    struct wq_item *dhead;
+    size_t dlen;
+    int shutdown;
+    double base_delay, max_delay;
+    kube_wq_clock_fn clock;
+    void *clock_ud;
+};
+
+double kube_wq_monotonic(void *ud)
+{
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static struct wq_item *find(struct kube_wq *q, const char *key)
+{
+    struct wq_item *it = q->buckets[hash_str(key) & (q->nbuckets - 1)];
+    for (; it; it = it->hnext)
+        if (strcmp(it->key, key) == 0)
+            return it;
+    return NULL;
+}
+
+static void grow(struct kube_wq *q)
+{
+    size_t n = q->nbuckets * 2;
+    struct wq_item **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < q->nbuckets; i++) {
+        struct wq_item *it = q->buckets[i];
+        while (it) {
+            struct wq_item *next = it->hnext;
+            size_t h = hash_str(it->key) & (n - 1);
+            it->hnext = b[h];
+            b[h] = it;
+            it = next;
+        }
+    }
+    free(q->buckets);
+    q->buckets = b;
+    q->nbuckets = n;
+}
+
+static struct wq_item *find_or_add(struct kube_wq *q, const char *key)
+{
+    struct wq_item *it = find(q, key);
+    if (it)
+        return it;
+    it = calloc(1, sizeof *it);
+    if (!it)
+        return NULL;
+    it->key = strdup(key);
+    if (!it->key) {
+        free(it);
+        return NULL;
+    }
+    if (q->nitems >= q->nbuckets)
+        grow(q);
+    size_t h = hash_str(key) & (q->nbuckets - 1);
+    it->hnext = q->buckets[h];
+    q->buckets[h] = it;
+    q->nitems++;
+    return it;
+}
+
+/* Drops the record once nothing refers to it. */
+static void maybe_free(struct kube_wq *q, struct wq_item *it)
+{
+    if (it->dirty || it->processing || it->waiting || it->failures)
+        return;
+    struct wq_item **pp = &q->buckets[hash_str(it->key) & (q->nbuckets - 1)];
+    while (*pp && *pp != it)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = it->hnext;
+    q->nitems--;
+    free(it->key);
+    free(it);
+}
+
+static void push_ready(struct kube_wq *q, struct wq_item *it)
+{
+    it->qnext = NULL;
+    if (q->qtail)
+        q->qtail->qnext = it;
+    else
+        q->qhead = it;
+    q->qtail = it;
+    q->qlen++;
+}
+
+/* The add of client-go: mark dirty; queue unless a worker holds it (done re-queues it). */
+static void add_locked(struct kube_wq *q, struct wq_item *it)
+{
+    if (it->dirty)
+        return;
+    it->dirty = 1;
+    if (!it->processing) {
+        push_ready(q, it);
+        pthread_cond_signal(&q->cv);
+    }
+}
+
+static void unlink_waiting(struct kube_wq *q, struct wq_item *it)
+{
+    if (it->dprev)
+        it->dprev->dnext = it->dnext;
+    else
+        q->dhead = it->dnext;
+    if (it->dnext)
+        it->dnext->dprev = it->dprev;
+    it->dprev = it->dnext = NULL;
+    it->waiting = 0;
+    q->dlen--;
+}
+
+static void insert_waiting(struct kube_wq *q, struct wq_item *it, double due)
+{
+    if (it->waiting) {
+        if (it->due <= due)
+            return;
+        unlink_waiting(q, it);
+    }
+    it->due = due;
+    it->waiting = 1;
+    q->dlen++;
+    struct wq_item *prev = NULL, *cur = q->dhead;
+    /* ties keep insertion order: equal deadlines come out first-added first */
+    while (cur && cur->due <= due) {
+        prev = cur;
+        cur = cur->dnext;
+    }
+    it->dprev = prev;
+    it->dnext = cur;
+    if (prev)
+        prev->dnext = it;
+    else
+        q->dhead = it;
+    if (cur)
+        cur->dprev = it;
+    /* a waiter may be sleeping until a later deadline */
+    pthread_cond_broadcast(&q->cv);
+}
+
+/* Moves the waiting keys that are due into the FIFO, in deadline order. */
+static void promote_due(struct kube_wq *q, double now)
+{
+    while (q->dhead && q->dhead->due <= now) {
+        struct wq_item *it = q->dhead;
+        unlink_waiting(q, it);
+        add_locked(q, it);
+    }
+}
+
+struct kube_wq *kube_wq_new(const struct kube_wq_opts *o, struct err *e)
+{
+    struct kube_wq *q = calloc(1, sizeof *q);
+    if (!q)
+        goto nomem;
+    q->nbuckets = 16;
+    q->buckets = calloc(q->nbuckets, sizeof *q->buckets);
+    if (!q->buckets)
+        goto nomem;
+    q->base_delay = o && o->base_delay > 0 ? o->base_delay : 0.5;
+    q->max_delay = o && o->max_delay > 0 ? o->max_delay : 300.0;
+    q->clock = o && o->clock ? o->clock : kube_wq_monotonic;
+    q->clock_ud = o ? o->clock_ud : NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&q->mu, NULL);
+    return q;
+nomem:
+    if (q)
+        free(q->buckets);
+    free(q);
+    err_set(e, ERR_NOMEM, "work queue: out of memory");
+    return NULL;
+}
+
+void kube_wq_free(struct kube_wq *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->nbuckets; i++) {
+        struct wq_item *it = q->buckets[i];
+        while (it) {
+            struct wq_item *next = it->hnext;
+            free(it->key);
+            free(it);
+            it = next;
+        }
+    }
+    free(q->buckets);
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}
+
+int kube_wq_add_after(struct kube_wq *q, const char *key, double seconds)
+{
+    if (!q || !key || !*key)
+        return ERR_INVALID;
+    if (isnan(seconds))
+        return ERR_INVALID;
+    int rc = 0;
+    pthread_mutex_lock(&q->mu);
+    if (q->shutdown)
+        goto out;
+    struct wq_item *it = find_or_add(q, key);
+    if (!it) {
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    if (seconds <= 0) {
+        if (it->waiting)
+            unlink_waiting(q, it); /* due now: the earlier deadline wins */
+        add_locked(q, it);
+    } else {
+        insert_waiting(q, it, q->clock(q->clock_ud) + seconds);
+    }
+out:
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int kube_wq_add(struct kube_wq *q, const char *key)
+{
+    return kube_wq_add_after(q, key, 0);
+}
+
+int kube_wq_add_rate_limited(struct kube_wq *q, const char *key, double *delay)
+{
+    if (!q || !key || !*key)
+        return ERR_INVALID;
+    int rc = 0;
+    pthread_mutex_lock(&q->mu);
+    if (q->shutdown)
+        goto out;
+    struct wq_item *it = find_or_add(q, key);
+    if (!it) {
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    /* 2^failures stops mattering past the cap; clamp the exponent so it cannot overflow */
+    double d = q->base_delay * ldexp(1.0, it->failures < 60 ? it->failures : 60);
+    if (d > q->max_delay)
+        d = q->max_delay;
+    if (it->failures < 1000000)
+        it->failures++;
+    if (delay)
+        *delay = d;
+    insert_waiting(q, it, q->clock(q->clock_ud) + d);
+out:
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+void kube_wq_forget(struct kube_wq *q, const char *key)
+{
+    if (!q || !key)
+        return;
+    pthread_mutex_lock(&q->mu);
+    struct wq_item *it = find(q, key);
+    if (it) {
+        it->failures = 0;
+        maybe_free(q, it);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+int kube_wq_requeues(struct kube_wq *q, const char *key)
+{
+    if (!q || !key)
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    struct wq_item *it = find(q, key);
+    int n = it ? it->failures : 0;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+static void add_seconds(struct timespec *ts, double s)
+{
+    if (s > 1e6)
+        s = 1e6; /* a waiting key a fortnight away still wakes us now and then */
+    time_t whole = (time_t)s;
+    long ns = (long)((s - (double)whole) * 1e9);
+    ts->tv_sec += whole;
+    ts->tv_nsec += ns;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+char *kube_wq_get(struct kube_wq *q, double timeout)
+{
+    if (!q)
+        return NULL;
+    char *key = NULL;
+    double start = kube_wq_monotonic(NULL);
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        if (q->shutdown)
+            break;
+        promote_due(q, q->clock(q->clock_ud));
+        if (q->qhead) {
+            struct wq_item *it = q->qhead;
+            q->qhead = it->qnext;
+            if (!q->qhead)
+                q->qtail = NULL;
+            q->qlen--;
+            it->qnext = NULL;
+            key = strdup(it->key);
+            if (!key) {
+                push_ready(q, it); /* keep it for a later get */
+                break;
+            }
+            it->dirty = 0;
+            it->processing = 1;
+            break;
+        }
+        double now = kube_wq_monotonic(NULL);
+        double left = timeout < 0 ? 1e9 : start + timeout - now;
+        if (left <= 0)
+            break;
+        /* sleep until the first waiting key is due (on q->clock's scale) or the timeout */
+        if (q->dhead) {
+            double due_in = q->dhead->due - q->clock(q->clock_ud);
+            if (due_in < left)
+                left = due_in > 0.001 ? due_in : 0.001;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        add_seconds(&ts, left);
+        pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return key;
+}
+
+void kube_wq_done(struct kube_wq *q, const char *key)
+{
+    if (!q || !key)
+        return;
+    pthread_mutex_lock(&q->mu);
+    struct wq_item *it = find(q, key);
+    if (it && it->processing) {
+        it->processing = 0;
+        if (it->dirty && !q->shutdown) {
+            push_ready(q, it);
+            pthread_cond_signal(&q->cv);
+        }
+        maybe_free(q, it);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+void kube_wq_shutdown(struct kube_wq *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->shutdown = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+int kube_wq_shutting_down(struct kube_wq *q)
+{
+    if (!q)
+        return 1;
+    pthread_mutex_lock(&q->mu);
+    int s = q->shutdown;
+    pthread_mutex_unlock(&q->mu);
+    return s;
+}
+
+size_t kube_wq_len(struct kube_wq *q)
+{
+    if (!q)
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    promote_due(q, q->clock(q->clock_ud));
+    size_t n = q->qlen;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+size_t kube_wq_waiting(struct kube_wq *q)
+{
+    if (!q)
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    promote_due(q, q->clock(q->clock_ud));
+    size_t n = q->dlen;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}

@@ -1,0 +1,428 @@
+/* test_kube_cache.c — the object cache: upsert by resourceVersion, get/with/list by key, namespace
+ * and owner UID (the index follows owner changes and deletes), the relist diff (gone / added /
+ * updated), bad objects refused without a crash, and readers racing a writer. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube/cache.h"
+
+/* A ConfigMap-like object: owners is "" or a comma-separated list of uids. */
+static cJSON *mk(const char *ns, const char *name, const char *rv, const char *owners)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+    if (ns)
+        cJSON_AddStringToObject(md, "namespace", ns);
+    cJSON_AddStringToObject(md, "name", name);
+    if (rv)
+        cJSON_AddStringToObject(md, "resourceVersion", rv);
+    if (owners && *owners) {
+        cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", owners);
+        for (char *save = NULL, *u = strtok_r(buf, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+            cJSON *ref = cJSON_CreateObject();
+            cJSON_AddStringToObject(ref, "kind", "PhysicalStatefulCluster");
+            cJSON_AddStringToObject(ref, "uid", u);
+            cJSON_AddItemToArray(refs, ref);
+        }
+    }
+    return o;
+}
+
+static const char *rv_of(const cJSON *o)
+{
+    return cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "resourceVersion"));
+}
+
+/* Sorted "ns/name" keys of an array, space separated. */
+static void keys_of(const cJSON *arr, char *out, size_t n)
+{
+    char keys[64][128];
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (k < 64)
+            kube_cache_obj_key(it, keys[k++], sizeof keys[0]);
+    }
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            char t[128];
+            memcpy(t, keys[j], sizeof t);
+            memcpy(keys[j], keys[j - 1], sizeof t);
+            memcpy(keys[j - 1], t, sizeof t);
+        }
+    out[0] = '\0';
+    for (int i = 0; i < k; i++) {
+        strncat(out, keys[i], n - strlen(out) - 1);
+        if (i + 1 < k)
+            strncat(out, " ", n - strlen(out) - 1);
+    }
+}
+
+static void expect_owner(struct kube_cache *c, const char *uid, const char *want)
+{
+    char got[1024];
+    cJSON *l = kube_cache_list_owner(c, uid);
+    ck_assert_ptr_nonnull(l);
+    keys_of(l, got, sizeof got);
+    ck_assert_msg(strcmp(got, want) == 0, "owner %s: got [%s], want [%s]", uid, got, want);
+    cJSON_Delete(l);
+}
+
+static void expect_ns(struct kube_cache *c, const char *ns, const char *want)
+{
+    char got[1024];
+    cJSON *l = kube_cache_list_ns(c, ns);
+    ck_assert_ptr_nonnull(l);
+    keys_of(l, got, sizeof got);
+    ck_assert_msg(strcmp(got, want) == 0, "ns %s: got [%s], want [%s]", ns ? ns : "(all)", got,
+                  want);
+    cJSON_Delete(l);
+}
+
+START_TEST(test_upsert_get_delete)
+{
+    struct kube_cache *c = kube_cache_new();
+    struct err e = {0};
+    ck_assert_int_eq(kube_cache_upsert(c, mk("a", "x", "1", ""), &e), KUBE_CACHE_ADDED);
+    ck_assert_int_eq(kube_cache_upsert(c, mk("a", "x", "1", ""), &e), KUBE_CACHE_SAME);
+    ck_assert_int_eq(kube_cache_upsert(c, mk("a", "x", "2", ""), &e), KUBE_CACHE_UPDATED);
+    /* no resourceVersion: always a change */
+    ck_assert_int_eq(kube_cache_upsert(c, mk("a", "y", NULL, ""), &e), KUBE_CACHE_ADDED);
+    ck_assert_int_eq(kube_cache_upsert(c, mk("a", "y", NULL, ""), &e), KUBE_CACHE_UPDATED);
+    /* same name, other namespace or cluster-scoped: other objects */
+    ck_assert_int_eq(kube_cache_upsert(c, mk("b", "x", "1", ""), &e), KUBE_CACHE_ADDED);
+    ck_assert_int_eq(kube_cache_upsert(c, mk(NULL, "x", "1", ""), &e), KUBE_CACHE_ADDED);
+    ck_assert_uint_eq(kube_cache_count(c), 4);
+
+    cJSON *got = kube_cache_get(c, "a", "x");
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(rv_of(got), "2");
+    cJSON_Delete(got); /* a copy: the cache keeps its own */
+    got = kube_cache_get(c, "a", "x");
+    ck_assert_ptr_nonnull(got);
+    cJSON_Delete(got);
+    got = kube_cache_get(c, NULL, "x");
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(rv_of(got), "1");
+    cJSON_Delete(got);
+    got = kube_cache_get(c, "", "x"); /* "" = cluster-scoped too */
+    ck_assert_ptr_nonnull(got);
+    cJSON_Delete(got);
+    ck_assert_ptr_null(kube_cache_get(c, "a", "nope"));
+
+    char rv[16];
+    ck_assert_int_eq(kube_cache_rv(c, "b", "x", rv, sizeof rv), 1);
+    ck_assert_str_eq(rv, "1");
+    ck_assert_int_eq(kube_cache_rv(c, "b", "nope", rv, sizeof rv), 0);
+    ck_assert_str_eq(rv, "");
+
+    ck_assert_int_eq(kube_cache_delete(c, "a", "x"), 1);
+    ck_assert_int_eq(kube_cache_delete(c, "a", "x"), 0);
+    ck_assert_ptr_null(kube_cache_get(c, "a", "x"));
+    ck_assert_uint_eq(kube_cache_count(c), 3);
+    kube_cache_free(c);
+}
+END_TEST
+
+static int count_fn(const cJSON *obj, void *ud)
+{
+    (void)obj;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int stop_fn(const cJSON *obj, void *ud)
+{
+    (void)obj;
+    (*(int *)ud)++;
+    return 7;
+}
+
+static int name_fn(const cJSON *obj, void *ud)
+{
+    kube_cache_obj_key(obj, ud, 64);
+    return 0;
+}
+
+START_TEST(test_with_and_each)
+{
+    struct kube_cache *c = kube_cache_new();
+    kube_cache_upsert(c, mk("a", "p-0", "1", "u1"), NULL);
+    kube_cache_upsert(c, mk("a", "p-1", "1", "u1"), NULL);
+    kube_cache_upsert(c, mk("b", "p-0", "1", "u2"), NULL);
+    char key[64] = "";
+    ck_assert_int_eq(kube_cache_with(c, "a", "p-1", name_fn, key), 0);
+    ck_assert_str_eq(key, "a/p-1");
+    ck_assert_int_eq(kube_cache_with(c, "a", "zz", name_fn, key), ERR_NOTFOUND);
+    int n = 0;
+    ck_assert_int_eq(kube_cache_each_owner(c, "u1", count_fn, &n), 0);
+    ck_assert_int_eq(n, 2);
+    n = 0;
+    ck_assert_int_eq(kube_cache_each_ns(c, NULL, count_fn, &n), 0);
+    ck_assert_int_eq(n, 3);
+    n = 0;
+    ck_assert_int_eq(kube_cache_each_ns(c, "a", stop_fn, &n), 7);
+    ck_assert_int_eq(n, 1); /* stopped at the first */
+    n = 0;
+    ck_assert_int_eq(kube_cache_each_owner(c, "nobody", count_fn, &n), 0);
+    ck_assert_int_eq(n, 0);
+    kube_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_owner_index_follows_changes)
+{
+    struct kube_cache *c = kube_cache_new();
+    kube_cache_upsert(c, mk("a", "p-0", "1", "u1"), NULL);
+    kube_cache_upsert(c, mk("a", "p-1", "1", "u1,u2"), NULL);
+    kube_cache_upsert(c, mk("a", "svc", "1", "u2,u2"), NULL); /* a duplicate ref counts once */
+    kube_cache_upsert(c, mk("b", "lone", "1", ""), NULL);
+    expect_owner(c, "u1", "a/p-0 a/p-1");
+    expect_owner(c, "u2", "a/p-1 a/svc");
+    expect_owner(c, "u3", "");
+    /* owner changed: index moves */
+    kube_cache_upsert(c, mk("a", "p-0", "2", "u3"), NULL);
+    expect_owner(c, "u1", "a/p-1");
+    expect_owner(c, "u3", "a/p-0");
+    /* same rv: the stored object (and index) stays */
+    kube_cache_upsert(c, mk("a", "p-0", "2", "u9"), NULL);
+    expect_owner(c, "u3", "a/p-0");
+    expect_owner(c, "u9", "");
+    /* deleted: gone from the index */
+    kube_cache_delete(c, "a", "p-1");
+    expect_owner(c, "u1", "");
+    expect_owner(c, "u2", "a/svc");
+    /* owner refs removed */
+    kube_cache_upsert(c, mk("a", "svc", "5", ""), NULL);
+    expect_owner(c, "u2", "");
+    expect_ns(c, "a", "a/p-0 a/svc");
+    expect_ns(c, "b", "b/lone");
+    expect_ns(c, "zzz", "");
+    expect_ns(c, NULL, "a/p-0 a/svc b/lone");
+    kube_cache_free(c);
+}
+END_TEST
+
+/* Relist table: stored state, listed state, expected diff and result. */
+struct rcase {
+    const char *name;
+    const char *stored; /* "ns/name@rv ..." */
+    const char *listed;
+    const char *gone, *added, *updated, *after;
+};
+
+static const struct rcase rcases[] = {
+    {"empty to some", "", "a/x@1 a/y@1", "", "a/x a/y", "", "a/x a/y"},
+    {"some to empty", "a/x@1 a/y@1", "", "a/x a/y", "", "", ""},
+    {"nothing changed", "a/x@1 a/y@1", "a/x@1 a/y@1", "", "", "", "a/x a/y"},
+    {"mixed", "a/x@1 a/y@1 b/z@4", "a/x@2 b/z@4 b/new@9", "a/y", "b/new", "a/x", "a/x b/new b/z"},
+    {"duplicates in list", "", "a/x@1 a/x@2", "", "a/x", "a/x", "a/x"},
+};
+
+static cJSON *parse_state(const char *spec)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        char *slash = strchr(t, '/'), *at = strchr(t, '@');
+        *slash = '\0';
+        *at = '\0';
+        cJSON_AddItemToArray(arr, mk(t, slash + 1, at + 1, "u"));
+    }
+    return arr;
+}
+
+START_TEST(test_replace_table)
+{
+    const struct rcase *rc = &rcases[_i];
+    struct kube_cache *c = kube_cache_new();
+    struct err e = {0};
+    cJSON *stored = parse_state(rc->stored), *it;
+    cJSON_ArrayForEach(it, stored)
+    {
+        kube_cache_upsert(c, cJSON_Duplicate(it, 1), NULL);
+    }
+    cJSON_Delete(stored);
+    cJSON *gone = NULL, *added = NULL, *updated = NULL;
+    ck_assert_int_eq(kube_cache_replace(c, parse_state(rc->listed), &gone, &added, &updated, &e),
+                     0);
+    char got[512];
+    keys_of(gone, got, sizeof got);
+    ck_assert_msg(strcmp(got, rc->gone) == 0, "%s: gone [%s] want [%s]", rc->name, got, rc->gone);
+    keys_of(added, got, sizeof got);
+    ck_assert_msg(strcmp(got, rc->added) == 0, "%s: added [%s] want [%s]", rc->name, got,
+                  rc->added);
+    keys_of(updated, got, sizeof got);
+    ck_assert_msg(strcmp(got, rc->updated) == 0, "%s: updated [%s] want [%s]", rc->name, got,
+                  rc->updated);
+    expect_ns(c, NULL, rc->after);
+    /* the owner index matches what is stored */
+    cJSON *owned = kube_cache_list_owner(c, "u");
+    ck_assert_int_eq(cJSON_GetArraySize(owned), (int)kube_cache_count(c));
+    cJSON_Delete(owned);
+    cJSON_Delete(gone);
+    cJSON_Delete(added);
+    cJSON_Delete(updated);
+    kube_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_replace_outputs_optional_and_gone_keeps_last_state)
+{
+    struct kube_cache *c = kube_cache_new();
+    kube_cache_upsert(c, mk("a", "old", "41", ""), NULL);
+    kube_cache_upsert(c, mk("a", "keep", "1", ""), NULL);
+    cJSON *gone = NULL;
+    cJSON *items = cJSON_CreateArray();
+    cJSON_AddItemToArray(items, mk("a", "keep", "1", ""));
+    cJSON_AddItemToArray(items, cJSON_CreateString("not an object"));
+    cJSON_AddItemToArray(items, cJSON_CreateObject()); /* no name: skipped */
+    ck_assert_int_eq(kube_cache_replace(c, items, &gone, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(cJSON_GetArraySize(gone), 1);
+    ck_assert_str_eq(rv_of(cJSON_GetArrayItem(gone, 0)), "41");
+    cJSON_Delete(gone);
+    ck_assert_uint_eq(kube_cache_count(c), 1);
+    ck_assert_int_eq(kube_cache_replace(c, cJSON_CreateArray(), NULL, NULL, NULL, NULL), 0);
+    ck_assert_uint_eq(kube_cache_count(c), 0);
+    kube_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    struct kube_cache *c = kube_cache_new();
+    struct err e = {0};
+    ck_assert_int_eq(kube_cache_upsert(c, NULL, &e), ERR_INVALID);
+    ck_assert_int_eq(kube_cache_upsert(c, cJSON_CreateString("x"), &e), ERR_INVALID);
+    ck_assert_int_eq(kube_cache_upsert(c, cJSON_Parse("{\"metadata\":{\"name\":5}}"), &e),
+                     ERR_INVALID);
+    ck_assert_int_eq(kube_cache_upsert(c, cJSON_Parse("{\"metadata\":{\"name\":\"\"}}"), &e),
+                     ERR_INVALID);
+    ck_assert_int_eq(kube_cache_upsert(c, cJSON_Parse("{\"metadata\":[1,2]}"), &e), ERR_INVALID);
+    ck_assert_msg(strstr(e.msg, "metadata.name") != NULL, "message: %s", e.msg);
+    /* wrong types in owner refs / namespace are tolerated, not indexed */
+    ck_assert_int_eq(kube_cache_upsert(c,
+                                       cJSON_Parse("{\"metadata\":{\"name\":\"n\",\"namespace\":3,"
+                                                   "\"ownerReferences\":[1,{\"uid\":2},{},"
+                                                   "{\"uid\":\"\"},{\"uid\":\"ok\"}]}}"),
+                                       &e),
+                     KUBE_CACHE_ADDED);
+    expect_owner(c, "ok", "n");
+    ck_assert_int_eq(kube_cache_upsert(c,
+                                       cJSON_Parse("{\"metadata\":{\"name\":\"m\","
+                                                   "\"ownerReferences\":{\"uid\":\"x\"}}}"),
+                                       &e),
+                     KUBE_CACHE_ADDED);
+    expect_owner(c, "x", "");
+    /* replace with a non-array: refused, cache unchanged, input freed */
+    cJSON *gone = (cJSON *)1;
+    ck_assert_int_eq(kube_cache_replace(c, cJSON_CreateObject(), &gone, NULL, NULL, &e),
+                     ERR_INVALID);
+    ck_assert_ptr_null(gone);
+    ck_assert_int_eq(kube_cache_replace(c, NULL, NULL, NULL, NULL, &e), ERR_INVALID);
+    ck_assert_uint_eq(kube_cache_count(c), 2);
+    /* NULL arguments */
+    ck_assert_int_eq(kube_cache_upsert(NULL, mk("a", "b", "1", ""), &e), ERR_INVALID);
+    ck_assert_ptr_null(kube_cache_get(NULL, "a", "b"));
+    ck_assert_ptr_null(kube_cache_get(c, "a", NULL));
+    ck_assert_int_eq(kube_cache_delete(c, "a", NULL), 0);
+    ck_assert_int_eq(kube_cache_with(c, "a", "b", NULL, NULL), ERR_INVALID);
+    ck_assert_ptr_null(kube_cache_list_owner(c, NULL));
+    ck_assert_uint_eq(kube_cache_count(NULL), 0);
+    kube_cache_free(NULL);
+    /* long names: keys are not truncated */
+    char big[2000];
+    memset(big, 'n', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ck_assert_int_eq(kube_cache_upsert(c, mk("a", big, "1", ""), &e), KUBE_CACHE_ADDED);
+    big[1000] = '\0';
+    ck_assert_ptr_null(kube_cache_get(c, "a", big));
+    kube_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+    char k[16];
+    ck_assert_str_eq(kube_cache_key("ns", "n", k, sizeof k), "ns/n");
+    ck_assert_str_eq(kube_cache_key(NULL, "n", k, sizeof k), "n");
+    ck_assert_str_eq(kube_cache_key("", "n", k, sizeof k), "n");
+    ck_assert_str_eq(kube_cache_key("a-very-long-namespace", "n", k, sizeof k), "a-very-long-nam");
+    cJSON *o = mk("ns", "x", "1", "");
+    ck_assert_str_eq(kube_cache_obj_key(o, k, sizeof k), "ns/x");
+    cJSON_Delete(o);
+    ck_assert_str_eq(kube_cache_obj_key(NULL, k, sizeof k), "");
+}
+END_TEST
+
+struct race {
+    struct kube_cache *c;
+    volatile int stop;
+    int reads;
+};
+
+static void *reader(void *arg)
+{
+    struct race *r = arg;
+    while (!r->stop) {
+        cJSON *l = kube_cache_list_owner(r->c, "u");
+        cJSON_Delete(l);
+        cJSON *g = kube_cache_get(r->c, "a", "k3");
+        cJSON_Delete(g);
+        r->reads++;
+    }
+    return NULL;
+}
+
+START_TEST(test_readers_and_writer)
+{
+    struct race r = {.c = kube_cache_new()};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, reader, &r);
+    char name[16], rv[16];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "k%d", i % 50);
+        snprintf(rv, sizeof rv, "%d", i);
+        kube_cache_upsert(r.c, mk("a", name, rv, i % 3 ? "u" : "v"), NULL);
+        if (i % 7 == 0)
+            kube_cache_delete(r.c, "a", name);
+        if (i % 1000 == 999)
+            kube_cache_replace(r.c, parse_state("a/k3@1 a/k4@1"), NULL, NULL, NULL, NULL);
+    }
+    r.stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_gt(r.reads, 0);
+    kube_cache_free(r.c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kube_cache");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_upsert_get_delete);
+    tcase_add_test(tc, test_with_and_each);
+    tcase_add_test(tc, test_owner_index_follows_changes);
+    tcase_add_loop_test(tc, test_replace_table, 0, (int)(sizeof rcases / sizeof rcases[0]));
+    tcase_add_test(tc, test_replace_outputs_optional_and_gone_keeps_last_state);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_keys);
+    tcase_add_test(tc, test_readers_and_writer);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
