@@ -1,0 +1,278 @@
+/* reconcile.c — one reconcile pass: parse, scrape, plan, act; see reconcile.h.
+ * Every member is scraped on every pass: Ready means "every gate holds", so the
+ * status cannot be true without a fresh reading. Scrapes run concurrently and are
+ * bounded in time (health/scrape.c), so a sick member slows a pass by at most that. */
+#include "ctl/reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "act/act.h"
+#include "base/log.h"
+#include "health/scrape.h"
+#include "psc/psc.h"
+
+#define BROKER_STATE_METRIC "kafka_server_kafkaserver_brokerstate"
+
+static const char *jstring(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+static void fmt_time(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Member health: scrape every pod that has an IP, then read each gate metric, the
+ * drained metric and the broker state. hs/readings are allocated here; the caller
+ * frees both arrays. */
+static int read_health(const struct psc *p, const struct ctl_view *v, long timeout_ms,
+                       struct plan_member_health **hs_out, struct plan_reading **rd_out, int *n_out,
+                       struct err *e)
+{
+    int n = 0, rc = 0;
+    struct scrape_target *t = calloc((size_t)v->npods + 1, sizeof *t);
+    int *ord = calloc((size_t)v->npods + 1, sizeof *ord);
+    struct scrape_result *res = calloc((size_t)v->npods + 1, sizeof *res);
+    struct plan_member_health *hs = calloc((size_t)v->npods + 1, sizeof *hs);
+    int ng = p->spec.ngates;
+    struct plan_reading *rd = calloc((size_t)(v->npods * ng) + 1, sizeof *rd);
+    if (!t || !ord || !res || !hs || !rd) {
+        rc = err_set(e, ERR_NOMEM, "out of memory reading member health");
+        goto out;
+    }
+    for (int i = 0; i < v->npods; i++) {
+        const char *ip = jstring(v->pods[i], "status", "podIP");
+        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(v->pods[i], "metadata"), "labels");
+        const char *o = jstring(labels, PSC_LABEL_ORDINAL, NULL);
+        const char *name = jstring(v->pods[i], "metadata", "name");
+        if (ip == NULL || *ip == '\0' || o == NULL || name == NULL)
+            continue;
+        char *end = NULL;
+        long ordinal = strtol(o, &end, 10);
+        if (end == o || *end != '\0' || ordinal < 0 || ordinal > 100000)
+            continue;
+        t[n] = (struct scrape_target){
+            .name = name, .host = ip, .port = p->spec.metrics_port, .path = p->spec.metrics_path};
+        ord[n] = (int)ordinal;
+        n++;
+    }
+    if (n > 0) {
+        struct scrape_opts so = {.timeout_ms = timeout_ms};
+        rc = scrape_all(t, n, &so, res, e);
+        if (rc != 0)
+            goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        struct prom_samples *s = NULL;
+        struct err pe = {0};
+        hs[i].ordinal = ord[i];
+        hs[i].gates = rd + (size_t)i * (size_t)ng;
+        if (scrape_parse(&res[i], NULL, &s, &pe) != 0) {
+            hs[i].scraped = false;
+            log_debug("member not scraped", "member", t[i].name, "error", pe.msg);
+            continue;
+        }
+        hs[i].scraped = true;
+        for (int g = 0; g < ng; g++)
+            prom_sum(s, p->spec.gates[g].metric, &rd[(size_t)i * (size_t)ng + (size_t)g].value,
+                     &rd[(size_t)i * (size_t)ng + (size_t)g].present);
+        prom_sum(s, p->spec.drained_metric, &hs[i].drained.value, &hs[i].drained.present);
+        prom_sum(s, BROKER_STATE_METRIC, &hs[i].broker_state.value, &hs[i].broker_state.present);
+        prom_samples_free(s);
+    }
+out:
+    scrape_results_free(res, n);
+    free(res);
+    free(t);
+    free(ord);
+    if (rc != 0) {
+        free(hs);
+        free(rd);
+        return rc;
+    }
+    *hs_out = hs;
+    *rd_out = rd;
+    *n_out = n;
+    return 0;
+}
+
+static cJSON *condition(const char *type, const char *status, const char *reason, const char *msg,
+                        long long gen, const char *probe, const char *transition)
+{
+    cJSON *k = cJSON_CreateObject();
+    cJSON_AddStringToObject(k, "type", type);
+    cJSON_AddStringToObject(k, "status", status);
+    cJSON_AddStringToObject(k, "reason", reason);
+    cJSON_AddStringToObject(k, "message", msg);
+    cJSON_AddNumberToObject(k, "observedGeneration", (double)gen);
+    cJSON_AddStringToObject(k, "lastProbeTime", probe);
+    cJSON_AddStringToObject(k, "lastTransitionTime", transition);
+    return k;
+}
+
+static const cJSON *find_condition(const cJSON *status, const char *type)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+    {
+        const char *t = jstring(k, "type", NULL);
+        if (t && strcmp(t, type) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+cJSON *ctl_invalid_status(const cJSON *prev, long long generation, const char *msg, time_t now,
+                          bool *changed)
+{
+    char probe[32];
+    fmt_time(now, probe);
+    /* A previous status that is not an object is garbage: start from nothing. */
+    cJSON *st = cJSON_IsObject(prev) ? cJSON_Duplicate(prev, 1) : cJSON_CreateObject();
+    if (st == NULL)
+        return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "observedGeneration");
+    cJSON_AddNumberToObject(st, "observedGeneration", (double)generation);
+    cJSON *conds = cJSON_CreateArray();
+    static const char *const types[] = {"Ready", "Resizing", "Rolling", "Degraded"};
+    *changed = prev == NULL;
+    const cJSON *pg = cJSON_GetObjectItemCaseSensitive(prev, "observedGeneration");
+    if (!cJSON_IsNumber(pg) || (long long)pg->valuedouble != generation)
+        *changed = true;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const cJSON *old = find_condition(prev, types[i]);
+        const char *want_status = i == 3 ? "True" : "False";
+        const char *reason = "InvalidSpec";
+        const char *old_status = jstring(old, "status", NULL);
+        const char *old_reason = jstring(old, "reason", NULL);
+        const char *old_msg = jstring(old, "message", NULL);
+        const char *old_tt = jstring(old, "lastTransitionTime", NULL);
+        const char *tt =
+            old_status && strcmp(old_status, want_status) == 0 && old_tt ? old_tt : probe;
+        if (!old_status || strcmp(old_status, want_status) != 0 || !old_reason ||
+            strcmp(old_reason, reason) != 0 || !old_msg || strcmp(old_msg, msg) != 0)
+            *changed = true;
+        cJSON_AddItemToArray(conds,
+                             condition(types[i], want_status, reason, msg, generation, probe, tt));
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
+    cJSON_AddItemToObject(st, "conditions", conds);
+    return st;
+}
+
+/* The spec could not be parsed: say so in status (once), change nothing else. */
+static int report_invalid(struct kube_client *c, const cJSON *obj, bool act, const char *msg,
+                          time_t now, struct ctl_outcome *out, struct err *e)
+{
+    const char *ns = jstring(obj, "metadata", "namespace");
+    const char *name = jstring(obj, "metadata", "name");
+    const char *rv = jstring(obj, "metadata", "resourceVersion");
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation");
+    long long g = cJSON_IsNumber(gen) ? (long long)gen->valuedouble : 0;
+    bool changed = false;
+    if (ns == NULL || name == NULL)
+        return err_set(e, ERR_INVALID, "PSC without metadata.namespace/name");
+    cJSON *st =
+        ctl_invalid_status(cJSON_GetObjectItemCaseSensitive(obj, "status"), g, msg, now, &changed);
+    if (st == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory building status");
+    int rc = 0;
+    if (changed && act) {
+        char key[300];
+        snprintf(key, sizeof key, "%s/%s", ns, name);
+        log_warn("invalid spec", "psc", key, "error", msg);
+        rc = act_write_status(c, ns, name, g, rv, st, e);
+        out->writes++;
+        if (rc == ERR_CONFLICT) {
+            out->conflict = true;
+            rc = 0;
+        }
+    }
+    cJSON_Delete(st);
+    return rc;
+}
+
+static bool condition_is(const cJSON *status, const char *type, const char *want,
+                         const char *reason)
+{
+    const cJSON *k = find_condition(status, type);
+    const char *s = jstring(k, "status", NULL);
+    const char *r = jstring(k, "reason", NULL);
+    return s && strcmp(s, want) == 0 && (!reason || (r && strcmp(r, reason) == 0));
+}
+
+int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, long scrape_timeout_ms,
+                  time_t now, struct ctl_outcome *out, struct err *e)
+{
+    struct psc *p = NULL;
+    struct plan *pl = NULL;
+    struct plan_member_health *hs = NULL;
+    struct plan_reading *rd = NULL;
+    int nh = 0, rc;
+    struct err pe = {0};
+
+    memset(out, 0, sizeof *out);
+    if (psc_parse(v->psc, &p, &pe) != 0)
+        return report_invalid(c, v->psc, act, pe.msg, now, out, e);
+
+    char key[300];
+    snprintf(key, sizeof key, "%s/%s", p->ns, p->name);
+    rc = read_health(p, v, scrape_timeout_ms, &hs, &rd, &nh, e);
+    if (rc != 0)
+        goto out;
+
+    struct plan_input in = {
+        .psc = p,
+        .pods = v->pods,
+        .npods = v->npods,
+        .pvcs = v->pvcs,
+        .npvcs = v->npvcs,
+        .services = v->services,
+        .nservices = v->nservices,
+        .configmaps = v->configmaps,
+        .nconfigmaps = v->nconfigmaps,
+        .pdbs = v->pdbs,
+        .npdbs = v->npdbs,
+        .nodes = v->nodes,
+        .nnodes = v->nnodes,
+        .health = hs,
+        .nhealth = nh,
+        .now = now,
+    };
+    rc = plan_compute(&in, &pl, e);
+    if (rc != 0) {
+        err_prefix(e, "plan %s", key);
+        goto out;
+    }
+    out->requeue_after = pl->requeue_after;
+    out->actions = pl->nactions + (pl->restart.set ? 1 : 0);
+    out->rolling = condition_is(pl->status, "Rolling", "True", NULL);
+    out->blocked = condition_is(pl->status, "Rolling", "True", "RollBlocked");
+    if (!act) {
+        if (out->actions > 0 || pl->status_changed)
+            log_debug("not leading: plan not applied", "psc", key);
+        goto out;
+    }
+    struct act_result ar;
+    rc = act_execute(c, p, pl, &ar, e);
+    out->writes = ar.writes;
+    out->conflict = ar.conflict;
+    if (rc == 0 && ar.conflict && (out->requeue_after == 0 || out->requeue_after > 1))
+        out->requeue_after = 1;
+out:
+    plan_free(pl);
+    psc_free(p);
+    free(hs);
+    free(rd);
+    return rc;
+}
