@@ -29,12 +29,22 @@ LOGS="$BALLAST_ROOT/build/test-logs"
 mkdir -p "$LOGS"
 rc=0
 
+# run_ctest LOGFILE ARGS... — ctest with its output shown and kept; a failure sets rc.
+run_ctest() {
+	local out=$1 st
+	shift
+	set +e
+	ctest "$@" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	set -e
+	[ "$st" -eq 0 ] || rc=1
+}
+
 step "build the unit tests without sanitizers, for valgrind"
 cmake -S . -B "$VG_DIR" -G Ninja -DBALLAST_INTEGRATION=OFF -DBALLAST_VALGRIND=ON >/dev/null
 cmake --build "$VG_DIR" -j "$JOBS"
 step "unit tests under valgrind memcheck"
-ctest --test-dir "$VG_DIR" --output-on-failure -j "$JOBS" 2>&1 | tee "$LOGS/valgrind.txt" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+run_ctest "$LOGS/valgrind.txt" --test-dir "$VG_DIR" --output-on-failure -j "$JOBS"
 
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B "$ASAN_DIR" -G Ninja -DBALLAST_SANITIZE=ON >/dev/null
@@ -42,8 +52,7 @@ cmake --build "$ASAN_DIR" -j "$JOBS"
 step "unit + integration tests (ASan/UBSan, real control plane)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-ctest --test-dir "$ASAN_DIR" --output-on-failure --timeout 900 2>&1 | tee "$LOGS/asan.txt" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+run_ctest "$LOGS/asan.txt" --test-dir "$ASAN_DIR" --output-on-failure --timeout 900
 
 # One closing line over both ctest runs, e.g. "tests: 40 passed, 0 failed".
 total=0
@@ -61,5 +70,6 @@ for f in "$LOGS/valgrind.txt" "$LOGS/asan.txt"; do
 	failed=$((failed + k))
 done
 log "test suite finished in $((SECONDS - t0))s"
+[ "$failed" -eq 0 ] || rc=1
 echo "tests: $((total - failed)) passed, $failed failed"
 exit "$rc"
