@@ -30,7 +30,13 @@
 #define PLAN_LABEL_MEMBER          "ballast.dev/member" /* = "<psc>-<i>", the member Service's selector */
 #define PLAN_MAX_REPLICAS          1000 /* above this the spec is refused (InvalidSpec) */
 #define PLAN_BROKER_STATE_RECOVERY 2    /* kafka_server_kafkaserver_brokerstate: recovering logs */
-#define PLAN_RESYNC_SECONDS        60   /* requeue hint when nothing waits: re-read the gates */
+#define PLAN_BROKER_STATE_RUNNING  3    /* kafka_server_kafkaserver_brokerstate: serving */
+/* A member must have been Ready this long before the next member is restarted. Pods can
+ * report Ready before the engine behind them is (and, on a pod IP reused at once, the
+ * old process may still answer the scrape while it shuts down); as StatefulSet's
+ * minReadySeconds, a short settle closes that window. */
+#define PLAN_SETTLE_SECONDS 10
+#define PLAN_RESYNC_SECONDS 60 /* requeue hint when nothing waits: re-read the gates */
 
 /* ---- inputs (all borrowed for the duration of plan_compute) ---- */
 

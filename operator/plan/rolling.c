@@ -59,8 +59,40 @@ static bool recovering(const struct pmember *m)
            m->health->broker_state.value == PLAN_BROKER_STATE_RECOVERY;
 }
 
+/* When pod's Ready condition last turned True; 0 when unknown (then taken as settled). */
+static time_t ready_since(const cJSON *pod)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, plan_jget(pod, "status", "conditions", (const char *)NULL))
+    {
+        const char *t = plan_jstr(k, "type", (const char *)NULL);
+        time_t since;
+        if (t != NULL && strcmp(t, "Ready") == 0 &&
+            plan_parse_time(plan_jstr(k, "lastTransitionTime", (const char *)NULL), &since) == 0)
+            return since;
+    }
+    return 0;
+}
+
+/* Whether a member became Ready less than PLAN_SETTLE_SECONDS ago: no restart until it
+ * has stayed Ready that long (the timer requeues for the moment it has). */
+static bool settling(struct pctx *c, char *why, size_t n)
+{
+    for (int i = 0; i < c->nm; i++) {
+        const struct pmember *m = &c->m[i];
+        time_t since = m->pod != NULL && m->ready ? ready_since(m->pod) : 0;
+        if (since > 0 && c->in->now - since < PLAN_SETTLE_SECONDS) {
+            snprintf(why, n, "member %s became Ready %lds ago and must stay Ready for %ds", m->name,
+                     (long)(c->in->now - since), PLAN_SETTLE_SECONDS);
+            plan_out_requeue(c, (int)(PLAN_SETTLE_SECONDS - (c->in->now - since)) + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The first reason the cluster is not safe to take one more member down, or false. */
-static bool cluster_unsafe(const struct pctx *c, char *why, size_t n)
+static bool cluster_unsafe(struct pctx *c, char *why, size_t n)
 {
     for (int i = 0; i < c->nm; i++) {
         const struct pmember *m = &c->m[i];
@@ -81,6 +113,18 @@ static bool cluster_unsafe(const struct pctx *c, char *why, size_t n)
     for (int i = 0; i < c->nm; i++)
         if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
             return true;
+    /* A broker that says it is not serving (starting, shutting down) is not healthy,
+     * whatever its other metrics say: they may be the last words of a dying process. */
+    for (int i = 0; i < c->nm; i++) {
+        const struct plan_member_health *h = c->m[i].health;
+        if (c->m[i].pod != NULL && h != NULL && h->scraped && h->broker_state.present &&
+            h->broker_state.value != PLAN_BROKER_STATE_RUNNING) {
+            snprintf(why, n,
+                     "member %s reports kafka_server_kafkaserver_brokerstate=%g (3 is running)",
+                     c->m[i].name, h->broker_state.value);
+            return true;
+        }
+    }
     return false;
 }
 
@@ -174,7 +218,7 @@ int plan_decide_roll(struct pctx *c, struct err *e)
         const cJSON *prev = plan_prev_condition(c->psc, "Rolling");
         const char *pst = plan_jstr(prev, "status", (const char *)NULL);
         if (pst != NULL && strcmp(pst, "True") == 0 && !c->invalid &&
-            cluster_unsafe(c, why, sizeof why)) {
+            (settling(c, why, sizeof why) || cluster_unsafe(c, why, sizeof why))) {
             snprintf(msg, sizeof msg,
                      "Every member runs revision %s; the roll ends when every "
                      "member is Ready and every gate holds: %s.",
@@ -254,6 +298,14 @@ int plan_decide_roll(struct pctx *c, struct err *e)
                  "waited for, never restarted",
                  waiting->name);
         return blocked(c, waiting->name, why);
+    }
+    if (settling(c, why, sizeof why)) {
+        snprintf(
+            msg, sizeof msg,
+            "Restarting members onto revision %s (%d of %d up to date): %s before %s restarts.",
+            c->revision, done, total, why, next->name);
+        plan_cond_set(&c->rolling, true, "RollInProgress", msg);
+        return 0;
     }
     if (cluster_unsafe(c, why, sizeof why))
         return blocked(c, next->name, why);

@@ -475,6 +475,77 @@ START_TEST(test_metric_owned_by_some_members)
 }
 END_TEST
 
+/* Sets the Ready condition of pod `name` True with lastTransitionTime `t`. */
+static void ready_at(struct tk *t, const char *name, time_t when)
+{
+    tk_pod_ready(t, name, true);
+    cJSON *k = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(tk_get(t, PLAN_POD, name), "status"), "conditions"),
+        0);
+    char ts[32];
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(k, "lastTransitionTime", ts);
+}
+
+/* A member that became Ready moments ago holds the next restart back until it has stayed
+ * Ready PLAN_SETTLE_SECONDS (its pod may be Ready before the engine behind it is), without
+ * calling that a blocked roll; the timer is set for the moment it has settled. */
+START_TEST(test_restarted_member_settles_first)
+{
+    static const struct {
+        int ago;
+        bool restarts;
+    } cases[] = {{0, false},
+                 {3, false},
+                 {PLAN_SETTLE_SECONDS - 1, false},
+                 {PLAN_SETTLE_SECONDS, true},
+                 {600, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tk t;
+        setup_roll(&t, 3);
+        ready_at(&t, "orders-2", t.now - cases[i].ago);
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_msg(t.plan->restart.set == cases[i].restarts, "Ready %ds ago", cases[i].ago);
+        if (!cases[i].restarts) {
+            ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollInProgress");
+            const char *msg = tk_cond(t.plan->status, "Rolling", "message");
+            ck_assert_ptr_nonnull(strstr(msg, "orders-2 became Ready"));
+            ck_assert_int_eq(t.plan->requeue_after, PLAN_SETTLE_SECONDS - cases[i].ago + 1);
+            for (int e = 0; e < t.plan->nevents; e++)
+                ck_assert_str_ne(t.plan->events[e].reason, "RollBlocked");
+        }
+        tk_free(&t);
+    }
+}
+END_TEST
+
+/* Table: a broker that reports any state but running (3) blocks the roll, even when its
+ * other gates hold — they may be the last readings of a process shutting down. */
+START_TEST(test_broker_not_running_blocks)
+{
+    static const double states[] = {0, 1, 6, 7, 127};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        struct tk t;
+        setup_roll(&t, 3);
+        t.health[1].broker_state.value = states[i];
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_msg(!t.plan->restart.set, "brokerstate %g", states[i]);
+        ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollBlocked");
+        ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"),
+                                     "orders-1 reports kafka_server_kafkaserver_brokerstate"));
+        t.health[1].broker_state.value = 3;
+        t.now += 15;
+        tk_apply(&t);
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert(t.plan->restart.set);
+        tk_free(&t);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan_rolling");
@@ -494,6 +565,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_revision);
     tcase_add_test(tc, test_roll_finishes_after_gates);
     tcase_add_test(tc, test_metric_owned_by_some_members);
+    tcase_add_test(tc, test_restarted_member_settles_first);
+    tcase_add_test(tc, test_broker_not_running_blocks);
     suite_add_tcase(s, tc);
     return s;
 }
