@@ -42,7 +42,8 @@ struct pctx {
     int nzones;
     bool invalid;
     char invalid_msg[512];
-    bool can_act; /* !invalid && !paused */
+    char zone_down_msg[512]; /* "" unless a requested zone with members has no nodes */
+    bool can_act;            /* !invalid && !paused */
     struct pcond ready, resizing, rolling, degraded;
     bool roll_pending; /* some wanted member needs a restart */
     bool scaling_up;   /* new members are coming up: their absence is not Degraded */

@@ -14,31 +14,50 @@ static int cmp_str(const void *a, const void *b)
 }
 
 int plan_zone_order(const struct psc *p, const struct plan_node *nodes, int nnodes,
-                    const char ***zones, int *nzones, struct err *e)
+                    const char *const *member_zones, int nmembers, const char ***zones, int *nzones,
+                    char *down, size_t downlen, struct err *e)
 {
     *zones = NULL;
     *nzones = 0;
+    if (down != NULL && downlen > 0)
+        down[0] = '\0';
     if (p->spec.nzones > 0) {
+        const char **z = calloc((size_t)p->spec.nzones, sizeof *z);
+        if (z == NULL)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        int n = 0;
         /* Every requested zone must have at least one node (schedulable or not: a zone
          * whose nodes are all cordoned is a maintenance, not a wrong spec). */
         for (int i = 0; i < p->spec.nzones; i++) {
+            const char *zone = p->spec.zones[i];
             bool found = false;
             for (int k = 0; k < nnodes && !found; k++)
-                found = nodes[k].zone != NULL && strcmp(nodes[k].zone, p->spec.zones[i]) == 0;
-            if (!found)
+                found = nodes[k].zone != NULL && strcmp(nodes[k].zone, zone) == 0;
+            if (found) {
+                z[n++] = zone;
+                continue;
+            }
+            int lives = -1;
+            for (int m = 0; m < nmembers && lives < 0; m++)
+                if (member_zones[m] != NULL && strcmp(member_zones[m], zone) == 0)
+                    lives = m;
+            if (lives < 0) {
+                free(z);
                 return err_set(e, ERR_INVALID,
                                "spec.zones[%d] \"%s\" has no nodes (no node carries "
                                "topology.kubernetes.io/zone=%s): fix the zone name or remove it "
                                "from spec.zones",
-                               i, p->spec.zones[i], p->spec.zones[i]);
+                               i, zone, zone);
+            }
+            if (down != NULL && down[0] == '\0')
+                snprintf(down, downlen,
+                         "Zone %s has no nodes, and members with volumes there (ordinal %d "
+                         "first) cannot run until nodes return to it; new members go to the "
+                         "other zones",
+                         zone, lives);
         }
-        const char **z = calloc((size_t)p->spec.nzones, sizeof *z);
-        if (z == NULL)
-            return err_set(e, ERR_NOMEM, "out of memory");
-        for (int i = 0; i < p->spec.nzones; i++)
-            z[i] = p->spec.zones[i];
         *zones = z;
-        *nzones = p->spec.nzones;
+        *nzones = n;
         return 0;
     }
     const char **z = calloc(nnodes > 0 ? (size_t)nnodes : 1, sizeof *z);
@@ -148,7 +167,22 @@ int plan_place_members(struct pctx *c, struct err *e)
 {
     const struct psc *p = c->psc;
     struct err ze = {0};
-    int rc = plan_zone_order(p, c->in->nodes, c->in->nnodes, &c->zones, &c->nzones, &ze);
+    /* A member's zone is read back from its volume (else its pod) first: whether a
+     * zone without nodes is a typo or an outage depends on who lives there. */
+    const char **mz = calloc(c->nm > 0 ? (size_t)c->nm : 1, sizeof *mz);
+    if (mz == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < c->nm; i++) {
+        struct pmember *m = &c->m[i];
+        const char *z = plan_jlabel(m->pvc, PSC_LABEL_ZONE);
+        if (z == NULL || z[0] == '\0')
+            z = pod_zone(m->pod);
+        m->zone = (z != NULL && z[0] != '\0') ? z : NULL;
+        mz[i] = m->zone;
+    }
+    int rc = plan_zone_order(p, c->in->nodes, c->in->nnodes, mz, c->nm, &c->zones, &c->nzones,
+                             c->zone_down_msg, sizeof c->zone_down_msg, &ze);
+    free(mz);
     if (rc == ERR_NOMEM)
         return err_set(e, rc, "%s", ze.msg);
     if (rc != 0)
@@ -163,13 +197,6 @@ int plan_place_members(struct pctx *c, struct err *e)
     }
     check_storage(c);
 
-    for (int i = 0; i < c->nm; i++) {
-        struct pmember *m = &c->m[i];
-        const char *z = plan_jlabel(m->pvc, PSC_LABEL_ZONE);
-        if (z == NULL || z[0] == '\0')
-            z = pod_zone(m->pod);
-        m->zone = (z != NULL && z[0] != '\0') ? z : NULL;
-    }
     if (c->invalid)
         return 0; /* no new placements on an invalid spec: nothing will be created */
 

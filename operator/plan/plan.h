@@ -160,10 +160,16 @@ void plan_restart_label(const char *token, char out[64]);
 
 /* plan_zone_order fills the zones new members are spread over: spec.zones in the
  * user's order, or the sorted unique zones of schedulable nodes. *zones is a malloc'd
- * array of borrowed strings (caller frees the array only). Returns 0, or ERR_INVALID
- * with an actionable message when a requested zone has no node, or ERR_NOMEM. */
+ * array of borrowed strings (caller frees the array only).
+ * A requested zone with no node is either a mistake or an outage. Where no member lives
+ * (member_zones[0..nmembers), NULL entries unknown) it is a mistake: ERR_INVALID with an
+ * actionable message. Where members live it is an outage: the zone is left out of the
+ * order (new members go elsewhere), `down` (downlen bytes, may be NULL) gets a sentence
+ * naming the zone, and the call succeeds — the members elsewhere still need care.
+ * Returns 0, ERR_INVALID or ERR_NOMEM. */
 int plan_zone_order(const struct psc *p, const struct plan_node *nodes, int nnodes,
-                    const char ***zones, int *nzones, struct err *e);
+                    const char *const *member_zones, int nmembers, const char ***zones, int *nzones,
+                    char *down, size_t downlen, struct err *e);
 
 /* plan_place_new chooses the zone for each member whose zone is NULL in
  * member_zones[0..n): the zone with the fewest members so far (ties: zone order).

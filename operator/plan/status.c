@@ -53,14 +53,18 @@ static void decide_ready_degraded(struct pctx *c)
         plan_cond_set(&c->ready, false, "InvalidSpec", msg);
         return;
     }
-    if (gate != NULL) {
+    if (c->zone_down_msg[0] != '\0') {
+        /* The root cause of the members missing there: say it rather than the symptom. */
+        snprintf(msg, sizeof msg, "%s.", c->zone_down_msg);
+        plan_cond_set(&c->degraded, true, "ZoneUnavailable", msg);
+    } else if (gate != NULL) {
         snprintf(msg, sizeof msg, "A gate fails: %s; check that member's replicas and logs.",
                  gate_why);
         plan_cond_set(&c->degraded, true, "GateFailing", msg);
     } else if (missing != NULL && !c->scaling_up) {
         snprintf(msg, sizeof msg, "Member %s has no pod%s.", missing->name,
-                 c->psc->paused ? " and the cluster is paused: set spec.paused to false to "
-                                  "recreate it"
+                 c->psc->paused ? " and the cluster is paused: set spec.paused to false and "
+                                  "remove the " PSC_ANN_PAUSED " annotation to recreate it"
                                 : "; ballast is recreating it in its zone");
         plan_cond_set(&c->degraded, true, "MemberMissing", msg);
     } else if (down != NULL && !c->scaling_up) {

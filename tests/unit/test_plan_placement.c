@@ -68,7 +68,7 @@ START_TEST(test_zone_order)
     const char **z = NULL;
     int nz = 0;
     struct err e = {0};
-    ck_assert_int_eq(plan_zone_order(&t.psc, nodes, 6, &z, &nz, &e), 0);
+    ck_assert_int_eq(plan_zone_order(&t.psc, nodes, 6, NULL, 0, &z, &nz, NULL, 0, &e), 0);
     ck_assert_int_eq(nz, 3);
     ck_assert_str_eq(z[0], "zone-a");
     ck_assert_str_eq(z[1], "zone-b");
@@ -76,14 +76,14 @@ START_TEST(test_zone_order)
     free(z);
     static const char *const want[] = {"zone-c", "zone-a", NULL};
     tk_set_zones(&t, want);
-    ck_assert_int_eq(plan_zone_order(&t.psc, nodes, 6, &z, &nz, &e), 0);
+    ck_assert_int_eq(plan_zone_order(&t.psc, nodes, 6, NULL, 0, &z, &nz, NULL, 0, &e), 0);
     ck_assert_int_eq(nz, 2);
     ck_assert_str_eq(z[0], "zone-c");
     ck_assert_str_eq(z[1], "zone-a");
     free(z);
     static const char *const bad[] = {"zone-a", "zone-x", NULL};
     tk_set_zones(&t, bad);
-    ck_assert_int_eq(plan_zone_order(&t.psc, nodes, 6, &z, &nz, &e), ERR_INVALID);
+    ck_assert_int_eq(plan_zone_order(&t.psc, nodes, 6, NULL, 0, &z, &nz, NULL, 0, &e), ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(e.msg, "zone-x"));
     ck_assert_ptr_null(z);
     tk_free(&t);
@@ -353,6 +353,53 @@ START_TEST(test_cordoned_zone_is_valid)
 }
 END_TEST
 
+/* A requested zone that loses its nodes while members live there is an outage, not a
+ * typo: Degraded says ZoneUnavailable, the other zones are still tended (a pod lost in a
+ * healthy zone is recreated), and the members of the lost zone keep their zone. */
+START_TEST(test_zone_outage_keeps_acting)
+{
+    struct tk t;
+    tk_init(&t, 6, ZONES3);
+    tk_set_zones(&t, ZONES3);
+    tk_health_all(&t, 6, 0, 0);
+    ck_assert_int_le(tk_converge(&t, 8), 8);
+    /* zone-c's only node goes away; a pod in zone-a is lost too */
+    t.nnodes = 2;
+    tk_remove(&t, PLAN_POD, "orders-0");
+    tk_remove(&t, PLAN_POD, "orders-2");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "status"), "True");
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "reason"), "ZoneUnavailable");
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Degraded", "message"), "zone-c"));
+    ck_assert_ptr_nonnull(tk_action(t.plan, PLAN_CREATE, PLAN_POD, "orders-0"));
+    /* orders-2's pod is recreated pinned to zone-c, where its volume is: it waits there */
+    const struct plan_action *a = tk_action(t.plan, PLAN_CREATE, PLAN_POD, "orders-2");
+    ck_assert_ptr_nonnull(a);
+    char *pod = cJSON_PrintUnformatted(a->object);
+    ck_assert_ptr_nonnull(strstr(pod, "\"values\":[\"zone-c\"]"));
+    free(pod);
+    ck_assert_str_eq(tk_pvc_zone(&t, 2), "zone-c");
+    /* a new member goes to the zones that have nodes */
+    tk_apply(&t);
+    t.psc.spec.replicas = 7;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    const struct plan_action *pvc = tk_action(t.plan, PLAN_CREATE, PLAN_PVC, "data-orders-6");
+    ck_assert_ptr_nonnull(pvc);
+    const cJSON *zl = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pvc->object, "metadata"),
+                                         "labels"),
+        PSC_LABEL_ZONE);
+    ck_assert_str_ne(zl->valuestring, "zone-c");
+    /* a zone nobody lives in and no node carries is still a typo */
+    static const char *const typo[] = {"zone-a", "zone-b", "zone-c", "zone-x", NULL};
+    tk_set_zones(&t, typo);
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "reason"), "InvalidSpec");
+    ck_assert_int_eq(t.plan->nactions, 0);
+    tk_free(&t);
+}
+END_TEST
+
 /* Garbage children never crash the planner: they are ignored or treated as absent. */
 START_TEST(test_garbage_children)
 {
@@ -498,6 +545,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_missing_pvc_recreated_in_zone);
     tcase_add_test(tc, test_invalid_specs);
     tcase_add_test(tc, test_cordoned_zone_is_valid);
+    tcase_add_test(tc, test_zone_outage_keeps_acting);
     tcase_add_test(tc, test_garbage_children);
     tcase_add_test(tc, test_fuzz_observed_objects);
     suite_add_tcase(s, tc);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tests/integration/test_psc_resume.sh — the roll's progress lives in the cluster, not in
+# ballast's memory: ballast killed (SIGKILL) in the middle of a restart roll, then
+# started again, finishes the roll without restarting any member twice and without
+# ever having two members down at once.
+set -euo pipefail
+source "$BALLAST_SOURCE_DIR/tests/integration/lib/e2e.sh"
+
+PSC=resume
+N=4
+METRICS_PORT=$((20000 + $$ % 20000))
+
+e2e_init resume
+step "CRD, healthy fake metrics, operator, a Ready $N-member PSC"
+e2e_apply_crd
+e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
+e2e_start_fake_members "$METRICS_PORT"
+e2e_start_operator
+kubectl -n "$NS" apply -f - <<EOF
+apiVersion: ballast.dev/v1alpha1
+kind: PhysicalStatefulCluster
+metadata: {name: $PSC}
+spec:
+  replicas: $N
+  image: registry.example/fake-engine:1
+  zones: [zone-a, zone-b, zone-c]
+  storage: {size: 1Gi}
+  health: {metricsPort: $METRICS_PORT}
+EOF
+e2e_wait "$N member pods Ready" 120 pods_ready "$N"
+e2e_wait "PSC Ready=True" 120 psc_ready "$PSC"
+
+# Every pod (name uid) ever seen, and the count of Ready members over time.
+kubectl -n "$NS" get pods -l "$E2E_SELECTOR" --watch \
+	-o jsonpath='{.metadata.name} {.metadata.uid}{"\n"}' >"$E2E_TMP/pods.watch" 2>/dev/null &
+watch_pid=$!
+(
+	while :; do
+		kubectl -n "$NS" get pods -l "$E2E_SELECTOR" \
+			-o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {end}{"\n"}' 2>/dev/null |
+			awk '{c = 0; for (i = 1; i <= NF; i++) if ($i == "True") c++; print c}'
+		sleep 0.3
+	done
+) >"$E2E_TMP/ready-samples" &
+sampler=$!
+e2e_defer "kill $watch_pid $sampler 2>/dev/null"
+
+# ---------------------------------------------------------------------------------
+step "a restart roll starts; ballast is killed once the first member has restarted"
+kubectl -n "$NS" annotate psc "$PSC" ballast.dev/restart=r1 --overwrite >/dev/null
+restarted_count() {
+	kubectl -n "$NS" get pods -l "$E2E_SELECTOR,ballast.dev/restart=r1" -o name | grep -c . || true
+}
+first_done() { [ "$(restarted_count)" -ge 1 ]; }
+e2e_wait "a first member restarted onto r1" 60 first_done
+kill -KILL "$E2E_OP_PID"
+wait "$E2E_OP_PID" 2>/dev/null || true
+E2E_OP_PID=""
+done_at_kill=$(restarted_count)
+ok "ballast killed with $done_at_kill of $N members restarted"
+[ "$done_at_kill" -lt "$N" ] || log "the roll was already over when ballast was killed; the test still checks it"
+
+step "a new ballast finishes the roll, restarting each member exactly once"
+e2e_start_operator
+all_done() { [ "$(restarted_count)" -eq "$N" ]; }
+e2e_wait "every member restarted onto r1" 240 all_done
+up_to_date() { psc_ready "$PSC" && psc_cond_is "$PSC" Rolling False UpToDate; }
+e2e_wait "Ready=True, Rolling=False UpToDate" 120 up_to_date
+sleep 2
+kill "$watch_pid" "$sampler" 2>/dev/null || true
+wait "$watch_pid" "$sampler" 2>/dev/null || true
+for i in $(seq 0 $((N - 1))); do
+	uids=$(awk -v p="$PSC-$i" '$1 == p {print $2}' "$E2E_TMP/pods.watch" | sort -u | grep -c . || true)
+	[ "$uids" -eq 2 ] || fail "$PSC-$i had $uids different pods during the roll, want 2 (restarted exactly once): $(grep "^$PSC-$i " "$E2E_TMP/pods.watch" | sort -u | tr '\n' ' ')"
+done
+ok "each of the $N members had exactly two pods (one restart each) across both operators"
+min=$(sort -n "$E2E_TMP/ready-samples" | head -1)
+[ -n "$min" ] && [ "$min" -ge $((N - 1)) ] ||
+	fail "at some point only $min of $N members were Ready: two were down at once"
+ok "never fewer than $((N - 1)) of $N members Ready ($(wc -l <"$E2E_TMP/ready-samples") samples)"
+
+step "7. SIGTERM: ballast exits 0"
+e2e_stop_operator 10
+echo "PASS: a killed ballast resumes the roll where it was"
