@@ -472,6 +472,10 @@ static void stop_all(struct ctl *c)
     atomic_store(&c->leading, 0);
     for (int k = 0; k < K_COUNT; k++)
         for (int i = 0; i < c->nns; i++)
+            kube_informer_request_stop(c->inf[k][i]);
+    kube_informer_request_stop(c->nodes);
+    for (int k = 0; k < K_COUNT; k++)
+        for (int i = 0; i < c->nns; i++)
             kube_informer_free(c->inf[k][i]);
     kube_informer_free(c->nodes);
     /* Every thread that issues requests has been joined: the observer can go. */

@@ -301,7 +301,7 @@ int kube_informer_start(struct kube_informer *inf, struct err *e)
     return 0;
 }
 
-void kube_informer_stop(struct kube_informer *inf)
+void kube_informer_request_stop(struct kube_informer *inf)
 {
     if (!inf || !inf->running)
         return;
@@ -309,6 +309,13 @@ void kube_informer_stop(struct kube_informer *inf)
     inf->stop = 1;
     pthread_cond_broadcast(&inf->cv);
     pthread_mutex_unlock(&inf->mu);
+}
+
+void kube_informer_stop(struct kube_informer *inf)
+{
+    if (!inf || !inf->running)
+        return;
+    kube_informer_request_stop(inf);
     pthread_join(inf->th, NULL);
     inf->running = 0;
 }

@@ -45,6 +45,10 @@ struct kube_informer *kube_informer_new(struct kube_config *cfg, const struct ku
                                         struct err *e);
 /* Starts the thread. 0, ERR_INVALID (already started), ERR_IO. */
 int kube_informer_start(struct kube_informer *inf, struct err *e);
+/* Asks the thread to stop without waiting for it: a controller with many informers asks
+ * them all first, then joins each (kube_informer_stop), so shutdown takes one informer's
+ * time, not the sum. Idempotent. */
+void kube_informer_request_stop(struct kube_informer *inf);
 /* Asks the thread to stop and joins it (within about a second). Idempotent. */
 void kube_informer_stop(struct kube_informer *inf);
 void kube_informer_free(struct kube_informer *inf); /* stops first */
