@@ -341,32 +341,3 @@ int scrape_parse(const struct scrape_result *r, const struct prom_limits *lim,
         err_prefix(e, "metrics from %s", r->url ? r->url : "");
     return rc;
 }
-
-int scrape_to_members(const struct scrape_target *targets, struct scrape_result *results, int n,
-                      const struct prom_limits *lim, struct prom_samples **samples,
-                      struct gate_member *members, struct err *e)
-{
-    if (n < 0 ||
-        (n > 0 && (targets == NULL || results == NULL || samples == NULL || members == NULL)))
-        return err_set(e, ERR_INVALID, "scrape_to_members: %d members given without arrays", n);
-    for (int i = 0; i < n; i++) {
-        struct scrape_result *r = &results[i];
-        struct err pe = {0};
-        samples[i] = NULL;
-        int rc = scrape_parse(r, lim, &samples[i], &pe);
-        if (rc < 0) {
-            /* keep the most specific reason; a scrape error is already in r->error */
-            if (r->rc == 0) {
-                r->rc = rc;
-                snprintf(r->error, sizeof r->error, "%s", pe.msg);
-            }
-        }
-        members[i] = (struct gate_member){
-            .name = targets[i].name,
-            .scraped = rc == 0,
-            .error = rc == 0 ? NULL : r->error,
-            .samples = samples[i],
-        };
-    }
-    return 0;
-}

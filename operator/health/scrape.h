@@ -11,7 +11,6 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "health/gate.h"
 #include "health/promtext.h"
 
 #define SCRAPE_CONNECT_TIMEOUT_MS_DEFAULT 2000
@@ -60,17 +59,6 @@ void scrape_results_free(struct scrape_result *results, int n);
  * *out (caller frees with prom_samples_free), or a negative ERR_* with e naming the URL. */
 int scrape_parse(const struct scrape_result *r, const struct prom_limits *lim,
                  struct prom_samples **out, struct err *e);
-
-/* scrape_to_members prepares gate_eval's input from scrape_all's output: for each i,
- * parses results[i] into samples[i] (caller frees each with prom_samples_free) and
- * fills members[i] {name from targets[i], scraped, error, samples}. A failed scrape,
- * a non-200 answer or an unparsable body gives samples[i] == NULL, scraped == false,
- * and the reason written into results[i].error (rc set), which members[i].error
- * borrows: keep results, targets and samples alive while members is used.
- * Returns 0, or ERR_INVALID for NULL arrays. */
-int scrape_to_members(const struct scrape_target *targets, struct scrape_result *results, int n,
-                      const struct prom_limits *lim, struct prom_samples **samples,
-                      struct gate_member *members, struct err *e);
 
 /* scrape_url writes "http://<host>:<port><path>" into out (brackets around an IPv6
  * host). Returns 0, or ERR_INVALID when the host, port or path is unusable or the

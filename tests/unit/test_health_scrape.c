@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "health/gate.h"
 #include "health/scrape.h"
 
 #define URP     "kafka_server_replicamanager_underreplicatedpartitions"
@@ -224,7 +223,6 @@ START_TEST(test_scrape_ok_and_gate)
     struct err e = {0};
     ck_assert_msg(scrape_all(t, 3, NULL, r, &e) == 0, "%s", e.msg);
     struct prom_samples *s[3] = {0};
-    struct gate_member m[3];
     for (int i = 0; i < 3; i++) {
         ck_assert_msg(r[i].rc == 0, "%d: %s", i, r[i].error);
         ck_assert_int_eq(r[i].status, 200);
@@ -232,19 +230,21 @@ START_TEST(test_scrape_ok_and_gate)
         ck_assert_uint_eq(r[i].body_len, strlen(METRICS));
         ck_assert_str_eq(r[i].error, "");
         ck_assert_msg(scrape_parse(&r[i], NULL, &s[i], &e) == 0, "%s", e.msg);
-        m[i] = (struct gate_member){.name = t[i].name, .scraped = true, .samples = s[i]};
     }
     char want[64];
     snprintf(want, sizeof want, "http://127.0.0.1:%d/metrics", srv.port);
     ck_assert_str_eq(r[0].url, want);
-    struct gate_def gates[] = {{URP, 0}, {OFFLINE, 0}};
-    struct gate_report rep;
-    ck_assert_int_eq(gate_eval(gates, 2, m, 3, &rep, &e), 0);
-    ck_assert(rep.all_hold);
-    double bs = 0;
-    ck_assert(health_member_value(&m[1], "kafka_server_kafkaserver_brokerstate", &bs));
-    ck_assert(bs == 3.0);
-    gate_report_free(&rep);
+    /* what the controller reads from each member: the gate metrics and the broker state */
+    for (int i = 0; i < 3; i++) {
+        double v = -1, bs = 0;
+        bool found = false;
+        prom_sum(s[i], URP, &v, &found);
+        ck_assert(found && v == 0);
+        prom_sum(s[i], OFFLINE, &v, &found);
+        ck_assert(found && v == 0);
+        prom_sum(s[i], "kafka_server_kafkaserver_brokerstate", &bs, &found);
+        ck_assert(found && bs == 3.0);
+    }
     for (int i = 0; i < 3; i++)
         prom_samples_free(s[i]);
     scrape_results_free(r, 3);
@@ -419,9 +419,9 @@ START_TEST(test_scrape_bad_body)
 }
 END_TEST
 
-/* From scrape results to gate verdicts: every way a member can be unreadable ends as
- * "unscrapable" with the reason in the message, and healthy members hold. */
-START_TEST(test_scrape_to_members)
+/* Every way a member can be unreadable ends as an error that names it and says why:
+ * an HTTP error, a refused port, no address yet; a healthy member parses. */
+START_TEST(test_scrape_failures_named)
 {
     struct server ok, bad;
     server_start(&ok, SERVE_OK);
@@ -432,40 +432,27 @@ START_TEST(test_scrape_to_members)
                                  {"orders-2", "127.0.0.1", refused, "/metrics"},
                                  {"orders-3", NULL, 9404, "/metrics"}};
     struct scrape_result r[4];
-    struct prom_samples *s[4];
-    struct gate_member m[4];
     struct err e = {0};
     ck_assert_int_eq(scrape_all(t, 4, NULL, r, &e), 0);
-    ck_assert_int_eq(scrape_to_members(t, r, 4, NULL, s, m, &e), 0);
-    ck_assert(m[0].scraped && s[0] != NULL && m[0].error == NULL);
-    ck_assert_str_eq(m[0].name, "orders-0");
+    struct prom_samples *s = NULL;
+    ck_assert_int_eq(scrape_parse(&r[0], NULL, &s, &e), 0);
+    ck_assert_ptr_nonnull(s);
+    prom_samples_free(s);
     for (int i = 1; i < 4; i++) {
-        ck_assert_msg(!m[i].scraped && s[i] == NULL, "member %d", i);
-        ck_assert_ptr_eq(m[i].error, r[i].error);
-        ck_assert_int_ne(r[i].rc, 0);
+        s = NULL;
+        ck_assert_msg(scrape_parse(&r[i], NULL, &s, &e) < 0, "member %d", i);
+        ck_assert_ptr_null(s);
     }
-    ck_assert_int_eq(r[1].rc, ERR_IO);
-    ck_assert_msg(strstr(r[1].error, "answered HTTP 500, expected 200") != NULL, "%s", r[1].error);
-    ck_assert_str_eq(r[3].error, "orders-3 has no address to scrape yet");
-    struct gate_def gates[] = {{URP, 0}};
-    struct gate_report rep;
-    ck_assert_int_eq(gate_eval(gates, 1, m, 4, &rep, &e), 0);
-    ck_assert(!rep.all_hold);
-    ck_assert_int_eq(rep.first_member, 1);
+    ck_assert_int_eq(scrape_parse(&r[1], NULL, &s, &e), ERR_IO);
     char want[256];
-    snprintf(want, sizeof want,
-             "orders-1: metrics could not be read (GET http://127.0.0.1:%d/metrics answered HTTP "
-             "500, expected 200), so " URP " is unknown",
+    snprintf(want, sizeof want, "GET http://127.0.0.1:%d/metrics answered HTTP 500, expected 200",
              bad.port);
-    ck_assert_str_eq(rep.message, want);
-    ck_assert_int_eq(gate_result_at(&rep, 0, 0)->state, GATE_HOLDS);
-    for (int i = 1; i < 4; i++)
-        ck_assert_int_eq(gate_result_at(&rep, i, 0)->state, GATE_UNSCRAPABLE);
-    gate_report_free(&rep);
-    for (int i = 0; i < 4; i++)
-        prom_samples_free(s[i]);
+    ck_assert_str_eq(e.msg, want);
+    ck_assert_int_ne(r[2].rc, 0);
+    snprintf(want, sizeof want, "GET http://127.0.0.1:%d/metrics failed", refused);
+    ck_assert_msg(strstr(r[2].error, want) != NULL, "%s", r[2].error);
+    ck_assert_str_eq(r[3].error, "orders-3 has no address to scrape yet");
     scrape_results_free(r, 4);
-    ck_assert_int_eq(scrape_to_members(t, NULL, 4, NULL, s, m, &e), ERR_INVALID);
     server_stop(&ok);
     server_stop(&bad);
 }
@@ -580,7 +567,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_scrape_refused);
     tcase_add_loop_test(tc, test_scrape_bad_body, 0, sizeof bodies / sizeof bodies[0]);
     tcase_add_test(tc, test_scrape_http_error);
-    tcase_add_test(tc, test_scrape_to_members);
+    tcase_add_test(tc, test_scrape_failures_named);
     tcase_add_test(tc, test_scrape_parse_garbage);
     tcase_add_loop_test(tc, test_scrape_url, 0, sizeof urls / sizeof urls[0]);
     tcase_add_test(tc, test_scrape_args);

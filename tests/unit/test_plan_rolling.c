@@ -136,7 +136,7 @@ END_TEST
 /* Table: what blocks a restart of a Ready member, and what the message says. */
 START_TEST(test_block_reasons)
 {
-    enum { UNSCRAPED, ABSENT, NAN_VALUE, OTHER_NOT_READY, OFFLINE };
+    enum { UNSCRAPED, ABSENT, NAN_VALUE, INF_VALUE, OTHER_NOT_READY, OFFLINE };
     static const struct {
         int kind;
         const char *needle;
@@ -144,6 +144,7 @@ START_TEST(test_block_reasons)
         {UNSCRAPED, "metrics of member orders-1 could not be read"},
         {ABSENT, "no member reports metric " URP},
         {NAN_VALUE, "orders-1 reports " URP "=nan"},
+        {INF_VALUE, "orders-1 reports " URP "=inf"},
         {OTHER_NOT_READY, "member orders-1 is not Ready"},
         {OFFLINE, "kafka_controller_kafkacontroller_offlinepartitionscount=1"},
     };
@@ -160,6 +161,9 @@ START_TEST(test_block_reasons)
             break;
         case NAN_VALUE:
             t.gates[1][0].value = NAN;
+            break;
+        case INF_VALUE:
+            t.gates[1][0].value = INFINITY;
             break;
         case OTHER_NOT_READY:
             /* orders-1 is down but already on the new revision: not a restart candidate */
