@@ -4,45 +4,34 @@
 #include "kube/cache.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
+
 struct centry {
+    struct htab_node node; /* node.key is key */
     char *key;
-    cJSON *obj; /* owned */
-    struct centry *hnext;
+    cJSON *obj;    /* owned */
     char **owners; /* owner uids (owned strings) */
     size_t nowners;
     unsigned long gen;
 };
 
 struct owner_set {
+    struct htab_node node; /* node.key is uid */
     char *uid;
-    struct owner_set *hnext;
     struct centry **v;
     size_t n, cap;
 };
 
 struct kube_cache {
     pthread_rwlock_t lock;
-    struct centry **eb;
-    size_t neb, nentries;
-    struct owner_set **ob;
-    size_t nob, nowners;
+    struct htab entries; /* of struct centry */
+    struct htab owners;  /* of struct owner_set */
     unsigned long gen;
 };
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 char *kube_cache_key(const char *ns, const char *name, char *out, size_t n)
 {
@@ -87,12 +76,9 @@ struct kube_cache *kube_cache_new(void)
     struct kube_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->neb = c->nob = 16;
-    c->eb = calloc(c->neb, sizeof *c->eb);
-    c->ob = calloc(c->nob, sizeof *c->ob);
-    if (!c->eb || !c->ob) {
-        free(c->eb);
-        free(c->ob);
+    if (htab_init(&c->entries) < 0 || htab_init(&c->owners) < 0) {
+        htab_free(&c->entries);
+        htab_free(&c->owners);
         free(c);
         return NULL;
     }
@@ -112,30 +98,27 @@ static void entry_free(struct centry *en)
     free(en);
 }
 
+static void owner_set_free(struct owner_set *os)
+{
+    free(os->uid);
+    free(os->v);
+    free(os);
+}
+
 void kube_cache_free(struct kube_cache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->neb; i++) {
-        struct centry *en = c->eb[i];
-        while (en) {
-            struct centry *next = en->hnext;
-            entry_free(en);
-            en = next;
-        }
-    }
-    for (size_t i = 0; i < c->nob; i++) {
-        struct owner_set *os = c->ob[i];
-        while (os) {
-            struct owner_set *next = os->hnext;
-            free(os->uid);
-            free(os->v);
-            free(os);
-            os = next;
-        }
-    }
-    free(c->eb);
-    free(c->ob);
+    struct htab_iter it;
+    struct htab_node *n;
+    htab_iter_init(&it, &c->entries);
+    while ((n = htab_iter_next(&it)) != NULL)
+        entry_free(HTAB_ENTRY(n, struct centry, node));
+    htab_iter_init(&it, &c->owners);
+    while ((n = htab_iter_next(&it)) != NULL)
+        owner_set_free(HTAB_ENTRY(n, struct owner_set, node));
+    htab_free(&c->entries);
+    htab_free(&c->owners);
     pthread_rwlock_destroy(&c->lock);
     free(c);
 }
@@ -144,83 +127,16 @@ void kube_cache_free(struct kube_cache *c)
 
 static struct centry *efind(struct kube_cache *c, const char *key)
 {
-    for (struct centry *en = c->eb[hash_str(key) & (c->neb - 1)]; en; en = en->hnext)
-        if (strcmp(en->key, key) == 0)
-            return en;
-    return NULL;
-}
-
-static void egrow(struct kube_cache *c)
-{
-    size_t n = c->neb * 2;
-    struct centry **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < c->neb; i++) {
-        struct centry *en = c->eb[i];
-        while (en) {
-            struct centry *next = en->hnext;
-            size_t h = hash_str(en->key) & (n - 1);
-            en->hnext = b[h];
-            b[h] = en;
-            en = next;
-        }
-    }
-    free(c->eb);
-    c->eb = b;
-    c->neb = n;
-}
-
-static void einsert(struct kube_cache *c, struct centry *en)
-{
-    if (c->nentries >= c->neb)
-        egrow(c);
-    size_t h = hash_str(en->key) & (c->neb - 1);
-    en->hnext = c->eb[h];
-    c->eb[h] = en;
-    c->nentries++;
-}
-
-static void eunlink(struct kube_cache *c, struct centry *en)
-{
-    struct centry **pp = &c->eb[hash_str(en->key) & (c->neb - 1)];
-    while (*pp && *pp != en)
-        pp = &(*pp)->hnext;
-    if (*pp) {
-        *pp = en->hnext;
-        c->nentries--;
-    }
+    struct htab_node *n = htab_find(&c->entries, key);
+    return n ? HTAB_ENTRY(n, struct centry, node) : NULL;
 }
 
 /* ---- owner index ---- */
 
 static struct owner_set *ofind(struct kube_cache *c, const char *uid)
 {
-    for (struct owner_set *os = c->ob[hash_str(uid) & (c->nob - 1)]; os; os = os->hnext)
-        if (strcmp(os->uid, uid) == 0)
-            return os;
-    return NULL;
-}
-
-static void ogrow(struct kube_cache *c)
-{
-    size_t n = c->nob * 2;
-    struct owner_set **b = calloc(n, sizeof *b);
-    if (!b)
-        return;
-    for (size_t i = 0; i < c->nob; i++) {
-        struct owner_set *os = c->ob[i];
-        while (os) {
-            struct owner_set *next = os->hnext;
-            size_t h = hash_str(os->uid) & (n - 1);
-            os->hnext = b[h];
-            b[h] = os;
-            os = next;
-        }
-    }
-    free(c->ob);
-    c->ob = b;
-    c->nob = n;
+    struct htab_node *n = htab_find(&c->owners, uid);
+    return n ? HTAB_ENTRY(n, struct owner_set, node) : NULL;
 }
 
 static int oadd(struct kube_cache *c, const char *uid, struct centry *en)
@@ -235,12 +151,8 @@ static int oadd(struct kube_cache *c, const char *uid, struct centry *en)
             free(os);
             return ERR_NOMEM;
         }
-        if (c->nowners >= c->nob)
-            ogrow(c);
-        size_t h = hash_str(uid) & (c->nob - 1);
-        os->hnext = c->ob[h];
-        c->ob[h] = os;
-        c->nowners++;
+        os->node.key = os->uid;
+        htab_insert(&c->owners, &os->node);
     }
     if (os->n == os->cap) {
         size_t cap = os->cap ? os->cap * 2 : 4;
@@ -267,15 +179,8 @@ static void oremove(struct kube_cache *c, const char *uid, struct centry *en)
     }
     if (os->n > 0)
         return;
-    struct owner_set **pp = &c->ob[hash_str(uid) & (c->nob - 1)];
-    while (*pp && *pp != os)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = os->hnext;
-    c->nowners--;
-    free(os->uid);
-    free(os->v);
-    free(os);
+    htab_remove(&c->owners, &os->node);
+    owner_set_free(os);
 }
 
 static void unindex_owners(struct kube_cache *c, struct centry *en)
@@ -369,8 +274,9 @@ static int upsert_locked(struct kube_cache *c, cJSON *obj, enum kube_cache_chang
             return err_set(e, ERR_NOMEM, "cache: out of memory");
         }
         en->key = key;
+        en->node.key = key;
         en->obj = obj;
-        einsert(c, en);
+        htab_insert(&c->entries, &en->node);
         *out_en = en;
         *change = KUBE_CACHE_ADDED;
     }
@@ -396,7 +302,7 @@ int kube_cache_upsert(struct kube_cache *c, cJSON *obj, struct err *e)
 static void remove_entry(struct kube_cache *c, struct centry *en)
 {
     unindex_owners(c, en);
-    eunlink(c, en);
+    htab_remove(&c->entries, &en->node);
 }
 
 int kube_cache_delete(struct kube_cache *c, const char *ns, const char *name)
@@ -473,20 +379,19 @@ int kube_cache_replace(struct kube_cache *c, cJSON *items, cJSON **gone, cJSON *
     }
     if (rc == 0) {
         /* sweep what the list did not mention */
-        for (size_t i = 0; i < c->neb; i++) {
-            struct centry *en = c->eb[i];
-            while (en) {
-                struct centry *next = en->hnext;
-                if (en->gen != gen) {
-                    remove_entry(c, en);
-                    if (g) {
-                        cJSON_AddItemToArray(g, en->obj);
-                        en->obj = NULL;
-                    }
-                    entry_free(en);
-                }
-                en = next;
+        struct htab_iter hi;
+        struct htab_node *n;
+        htab_iter_init(&hi, &c->entries);
+        while ((n = htab_iter_next(&hi)) != NULL) {
+            struct centry *en = HTAB_ENTRY(n, struct centry, node);
+            if (en->gen == gen)
+                continue;
+            remove_entry(c, en);
+            if (g) {
+                cJSON_AddItemToArray(g, en->obj);
+                en->obj = NULL;
             }
+            entry_free(en);
         }
     }
     pthread_rwlock_unlock(&c->lock);
@@ -579,15 +484,17 @@ int kube_cache_each_ns(struct kube_cache *c, const char *ns, kube_cache_fn fn, v
         return ERR_INVALID;
     int rc = 0;
     pthread_rwlock_rdlock(&c->lock);
-    for (size_t i = 0; i < c->neb && rc == 0; i++) {
-        for (struct centry *en = c->eb[i]; en && rc == 0; en = en->hnext) {
-            if (ns) {
-                const char *ons = md_str(en->obj, "namespace");
-                if (strcmp(ons ? ons : "", ns) != 0)
-                    continue;
-            }
-            rc = fn(en->obj, ud);
+    struct htab_iter hi;
+    struct htab_node *n;
+    htab_iter_init(&hi, &c->entries);
+    while (rc == 0 && (n = htab_iter_next(&hi)) != NULL) {
+        const struct centry *en = HTAB_ENTRY(n, struct centry, node);
+        if (ns) {
+            const char *ons = md_str(en->obj, "namespace");
+            if (strcmp(ons ? ons : "", ns) != 0)
+                continue;
         }
+        rc = fn(en->obj, ud);
     }
     pthread_rwlock_unlock(&c->lock);
     return rc;
@@ -627,7 +534,7 @@ size_t kube_cache_count(struct kube_cache *c)
     if (!c)
         return 0;
     pthread_rwlock_rdlock(&c->lock);
-    size_t n = c->nentries;
+    size_t n = c->entries.count;
     pthread_rwlock_unlock(&c->lock);
     return n;
 }

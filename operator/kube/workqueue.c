@@ -5,14 +5,15 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/htab.h"
+
 struct wq_item {
+    struct htab_node node; /* node.key is key */
     char *key;
-    struct wq_item *hnext;         /* hash chain */
     struct wq_item *qnext;         /* ready FIFO */
     struct wq_item *dprev, *dnext; /* waiting list, sorted by due */
     int dirty;      /* wants processing: in the FIFO, or re-queued at done when processing */
@@ -25,8 +26,7 @@ struct wq_item {
 struct kube_wq {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
-    struct wq_item **buckets;
-    size_t nbuckets, nitems;
+    struct htab items; /* of struct wq_item */
     struct wq_item *qhead, *qtail;
     size_t qlen;
     struct wq_item *dhead;
@@ -45,44 +45,10 @@ double kube_wq_monotonic(void *ud)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static struct wq_item *find(struct kube_wq *q, const char *key)
 {
-    struct wq_item *it = q->buckets[hash_str(key) & (q->nbuckets - 1)];
-    for (; it; it = it->hnext)
-        if (strcmp(it->key, key) == 0)
-            return it;
-    return NULL;
-}
-
-static void grow(struct kube_wq *q)
-{
-    size_t n = q->nbuckets * 2;
-    struct wq_item **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < q->nbuckets; i++) {
-        struct wq_item *it = q->buckets[i];
-        while (it) {
-            struct wq_item *next = it->hnext;
-            size_t h = hash_str(it->key) & (n - 1);
-            it->hnext = b[h];
-            b[h] = it;
-            it = next;
-        }
-    }
-    free(q->buckets);
-    q->buckets = b;
-    q->nbuckets = n;
+    struct htab_node *n = htab_find(&q->items, key);
+    return n ? HTAB_ENTRY(n, struct wq_item, node) : NULL;
 }
 
 static struct wq_item *find_or_add(struct kube_wq *q, const char *key)
@@ -98,12 +64,8 @@ static struct wq_item *find_or_add(struct kube_wq *q, const char *key)
         free(it);
         return NULL;
     }
-    if (q->nitems >= q->nbuckets)
-        grow(q);
-    size_t h = hash_str(key) & (q->nbuckets - 1);
-    it->hnext = q->buckets[h];
-    q->buckets[h] = it;
-    q->nitems++;
+    it->node.key = it->key;
+    htab_insert(&q->items, &it->node);
     return it;
 }
 
@@ -112,12 +74,7 @@ static void maybe_free(struct kube_wq *q, struct wq_item *it)
 {
     if (it->dirty || it->processing || it->waiting || it->failures)
         return;
-    struct wq_item **pp = &q->buckets[hash_str(it->key) & (q->nbuckets - 1)];
-    while (*pp && *pp != it)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = it->hnext;
-    q->nitems--;
+    htab_remove(&q->items, &it->node);
     free(it->key);
     free(it);
 }
@@ -201,9 +158,7 @@ struct kube_wq *kube_wq_new(const struct kube_wq_opts *o, struct err *e)
     struct kube_wq *q = calloc(1, sizeof *q);
     if (!q)
         goto nomem;
-    q->nbuckets = 16;
-    q->buckets = calloc(q->nbuckets, sizeof *q->buckets);
-    if (!q->buckets)
+    if (htab_init(&q->items) < 0)
         goto nomem;
     q->base_delay = o && o->base_delay > 0 ? o->base_delay : 0.5;
     q->max_delay = o && o->max_delay > 0 ? o->max_delay : 300.0;
@@ -218,7 +173,7 @@ struct kube_wq *kube_wq_new(const struct kube_wq_opts *o, struct err *e)
     return q;
 nomem:
     if (q)
-        free(q->buckets);
+        htab_free(&q->items);
     free(q);
     err_set(e, ERR_NOMEM, "work queue: out of memory");
     return NULL;
@@ -228,16 +183,15 @@ void kube_wq_free(struct kube_wq *q)
 {
     if (!q)
         return;
-    for (size_t i = 0; i < q->nbuckets; i++) {
-        struct wq_item *it = q->buckets[i];
-        while (it) {
-            struct wq_item *next = it->hnext;
-            free(it->key);
-            free(it);
-            it = next;
-        }
+    struct htab_iter hi;
+    struct htab_node *n;
+    htab_iter_init(&hi, &q->items);
+    while ((n = htab_iter_next(&hi)) != NULL) {
+        struct wq_item *it = HTAB_ENTRY(n, struct wq_item, node);
+        free(it->key);
+        free(it);
     }
-    free(q->buckets);
+    htab_free(&q->items);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     free(q);
