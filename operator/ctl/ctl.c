@@ -149,6 +149,10 @@ static void objs_index(struct objs *o)
 {
     o->n = cJSON_GetArraySize(o->arr);
     o->v = calloc((size_t)o->n + 1, sizeof *o->v);
+    if (o->v == NULL) {
+        o->n = 0; /* out of memory: an empty view, and reconcile_key refuses to plan on it */
+        return;
+    }
     int i = 0;
     const cJSON *x;
     cJSON_ArrayForEach(x, o->arr) o->v[i++] = x;
@@ -172,15 +176,20 @@ static int collect_by_instance(const cJSON *obj, void *ud)
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
                                          "labels"),
         PSC_LABEL_INSTANCE);
-    if (cJSON_IsString(inst) && strcmp(inst->valuestring, lm->name) == 0)
-        cJSON_AddItemToArray(lm->out, cJSON_Duplicate(obj, 1));
+    if (lm->out != NULL && cJSON_IsString(inst) && strcmp(inst->valuestring, lm->name) == 0) {
+        cJSON *copy = cJSON_Duplicate(obj, 1);
+        if (copy != NULL && !cJSON_AddItemToArray(lm->out, copy))
+            cJSON_Delete(copy);
+    }
     return 0;
 }
 
 static int collect_node(const cJSON *obj, void *ud)
 {
     cJSON *arr = ud;
-    cJSON_AddItemToArray(arr, cJSON_Duplicate(obj, 1));
+    cJSON *copy = arr ? cJSON_Duplicate(obj, 1) : NULL;
+    if (copy != NULL && !cJSON_AddItemToArray(arr, copy))
+        cJSON_Delete(copy);
     return 0;
 }
 
@@ -222,6 +231,18 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
     kube_cache_each_ns(kube_informer_cache(c->nodes), NULL, collect_node, node_arr);
     int nn = cJSON_GetArraySize(node_arr), i = 0;
     struct plan_node *nodes = calloc((size_t)nn + 1, sizeof *nodes);
+    bool oom = nodes == NULL || node_arr == NULL;
+    for (int k = K_POD; k < K_COUNT; k++)
+        oom |= kids[k].arr == NULL || kids[k].v == NULL;
+    if (oom) {
+        /* A plan from a partial view would create what exists: retry later instead. */
+        free(nodes);
+        cJSON_Delete(node_arr);
+        for (int k = K_POD; k < K_COUNT; k++)
+            objs_free(&kids[k]);
+        cJSON_Delete(psc);
+        return err_set(e, ERR_NOMEM, "out of memory reading the cache for %s", key);
+    }
     const cJSON *nd;
     cJSON_ArrayForEach(nd, node_arr)
     {
