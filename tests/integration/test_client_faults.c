@@ -13,20 +13,15 @@
 #include "kube/watch.h"
 #include "kubetest.h"
 
-static struct kube_config *cfg;
-static struct kube_client *kc; /* straight to the API server */
+static struct kt_fixture fx;   /* fx.kc goes straight to the API server */
 static struct kube_client *pc; /* through the proxy */
 static struct kt_proxy proxy;
-static char ns[64];
 
 static void setup(void)
 {
     struct err e = {0};
-    cfg = kt_config();
-    kc = kube_client_new(cfg, &e);
-    ck_assert_msg(kc != NULL, "%s", e.msg);
-    kt_ns_create(kc, "faults", ns, sizeof ns);
-    kt_proxy_start(&proxy, cfg);
+    kt_fixture_setup(&fx, "faults");
+    kt_proxy_start(&proxy, fx.cfg);
     pc = kube_client_new(proxy.cfg, &e);
     ck_assert_msg(pc != NULL, "%s", e.msg);
     kube_set_backoff_scale(0.05); /* keep the suite fast; Retry-After is still honoured */
@@ -36,9 +31,7 @@ static void teardown(void)
 {
     kube_client_free(pc);
     kt_proxy_stop(&proxy);
-    kt_ns_delete(kc, ns);
-    kube_client_free(kc);
-    kube_config_free(cfg);
+    kt_fixture_teardown(&fx);
 }
 
 static cJSON *configmap(const char *name)
@@ -55,7 +48,7 @@ static void create_cm(const char *name)
 {
     struct kube_resp r = {0};
     cJSON *cm = configmap(name);
-    ck_assert_int_eq(kube_create(kc, &KUBE_CONFIGMAPS, ns, cm, &r), 0);
+    ck_assert_int_eq(kube_create(fx.kc, &KUBE_CONFIGMAPS, fx.ns, cm, &r), 0);
     kube_resp_free(&r);
     cJSON_Delete(cm);
 }
@@ -63,7 +56,7 @@ static void create_cm(const char *name)
 static char path_of[256];
 static const char *cm_path(const char *name)
 {
-    snprintf(path_of, sizeof path_of, "/namespaces/%s/configmaps/%s", ns, name);
+    snprintf(path_of, sizeof path_of, "/namespaces/%s/configmaps/%s", fx.ns, name);
     return path_of;
 }
 
@@ -71,7 +64,7 @@ START_TEST(test_proxy_passes_through)
 {
     create_cm("plain");
     struct kube_resp r = {0};
-    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, ns, "plain", &r), 0);
+    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, fx.ns, "plain", &r), 0);
     ck_assert_int_eq(r.status, 200);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "GET", cm_path("plain")), 1);
@@ -83,14 +76,14 @@ START_TEST(test_get_retried_through_500_and_drop)
     create_cm("x");
     struct kube_resp r = {0};
     kt_proxy_fault(&proxy, "500", 2, "GET", cm_path("x"));
-    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, ns, "x", &r), 0);
+    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, fx.ns, "x", &r), 0);
     ck_assert_int_eq(r.status, 200);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "GET", cm_path("x")), 3);
 
     kt_proxy_reset(&proxy);
     kt_proxy_fault(&proxy, "drop", 2, "GET", cm_path("x"));
-    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, ns, "x", &r), 0);
+    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, fx.ns, "x", &r), 0);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "GET", cm_path("x")), 3);
 
@@ -98,7 +91,7 @@ START_TEST(test_get_retried_through_500_and_drop)
     kt_proxy_reset(&proxy);
     kt_proxy_fault(&proxy, "503", 1, "GET", "/configmaps?");
     struct kube_list_opts o = {.limit = 5};
-    ck_assert_int_eq(kube_list(pc, &KUBE_CONFIGMAPS, ns, &o, &r), 0);
+    ck_assert_int_eq(kube_list(pc, &KUBE_CONFIGMAPS, fx.ns, &o, &r), 0);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "GET", "/configmaps?"), 2);
 }
@@ -110,7 +103,7 @@ START_TEST(test_429_honours_retry_after)
     struct kube_resp r = {0};
     kt_proxy_fault(&proxy, "429", 1, "GET", cm_path("t"));
     double t0 = kt_now();
-    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, ns, "t", &r), 0);
+    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, fx.ns, "t", &r), 0);
     double took = kt_now() - t0;
     kube_resp_free(&r);
     ck_assert_msg(took >= 0.95 && took < 5, "Retry-After: 1 but retried after %.2fs", took);
@@ -120,7 +113,7 @@ START_TEST(test_429_honours_retry_after)
     kt_proxy_reset(&proxy);
     kt_proxy_fault(&proxy, "429", 1, "POST", "/configmaps");
     cJSON *cm = configmap("after-429");
-    ck_assert_int_eq(kube_create(pc, &KUBE_CONFIGMAPS, ns, cm, &r), 0);
+    ck_assert_int_eq(kube_create(pc, &KUBE_CONFIGMAPS, fx.ns, cm, &r), 0);
     ck_assert_int_eq(r.status, 201);
     kube_resp_free(&r);
     cJSON_Delete(cm);
@@ -133,7 +126,7 @@ START_TEST(test_post_not_retried)
     struct kube_resp r = {0};
     cJSON *cm = configmap("once");
     kt_proxy_fault(&proxy, "500", 1, "POST", "/configmaps");
-    ck_assert_int_eq(kube_create(pc, &KUBE_CONFIGMAPS, ns, cm, &r), ERR_API);
+    ck_assert_int_eq(kube_create(pc, &KUBE_CONFIGMAPS, fx.ns, cm, &r), ERR_API);
     ck_assert_int_eq(r.status, 500);
     ck_assert_str_eq(r.reason, "InternalError");
     ck_assert_str_eq(r.message, "injected fault");
@@ -143,7 +136,7 @@ START_TEST(test_post_not_retried)
     /* Dropped after the request went out: it may have been done, so it is not repeated. */
     kt_proxy_reset(&proxy);
     kt_proxy_fault(&proxy, "drop", 1, "POST", "/configmaps");
-    ck_assert_int_eq(kube_create(pc, &KUBE_CONFIGMAPS, ns, cm, &r), ERR_IO);
+    ck_assert_int_eq(kube_create(pc, &KUBE_CONFIGMAPS, fx.ns, cm, &r), ERR_IO);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.message, "POST"));
     kube_resp_free(&r);
@@ -154,13 +147,13 @@ START_TEST(test_post_not_retried)
     kt_proxy_reset(&proxy);
     kt_proxy_fault(&proxy, "500", 1, "PATCH", cm_path("p"));
     cJSON *patch = cJSON_Parse("{\"data\":{\"k\":\"patched\"}}");
-    ck_assert_int_eq(kube_patch_merge(pc, &KUBE_CONFIGMAPS, ns, "p", NULL, patch, &r), 0);
+    ck_assert_int_eq(kube_patch_merge(pc, &KUBE_CONFIGMAPS, fx.ns, "p", NULL, patch, &r), 0);
     kube_resp_free(&r);
     cJSON_Delete(patch);
     ck_assert_int_eq(kt_proxy_count(&proxy, "PATCH", cm_path("p")), 2);
     kt_proxy_fault(&proxy, "500", 1, "PUT", cm_path("p"));
     cJSON *put = configmap("p");
-    ck_assert_int_eq(kube_update(pc, &KUBE_CONFIGMAPS, ns, "p", put, &r), ERR_API);
+    ck_assert_int_eq(kube_update(pc, &KUBE_CONFIGMAPS, fx.ns, "p", put, &r), ERR_API);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "PUT", cm_path("p")), 1);
     cJSON_Delete(put);
@@ -172,18 +165,18 @@ START_TEST(test_idempotent_writes_retried)
 {
     create_cm("u");
     struct kube_resp r = {0};
-    ck_assert_int_eq(kube_get(kc, &KUBE_CONFIGMAPS, ns, "u", &r), 0);
+    ck_assert_int_eq(kube_get(fx.kc, &KUBE_CONFIGMAPS, fx.ns, "u", &r), 0);
     cJSON *obj = cJSON_Duplicate(r.body, 1);
     kube_resp_free(&r);
     /* PUT carrying resourceVersion: a repeat can only conflict, never double-apply. */
     kt_proxy_fault(&proxy, "503", 1, "PUT", cm_path("u"));
-    ck_assert_int_eq(kube_update(pc, &KUBE_CONFIGMAPS, ns, "u", obj, &r), 0);
+    ck_assert_int_eq(kube_update(pc, &KUBE_CONFIGMAPS, fx.ns, "u", obj, &r), 0);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "PUT", cm_path("u")), 2);
     /* Server-side apply. */
     cJSON *ap = configmap("u");
     kt_proxy_fault(&proxy, "500", 1, "PATCH", cm_path("u"));
-    ck_assert_int_eq(kube_apply(pc, &KUBE_CONFIGMAPS, ns, "u", NULL, ap, "ballast", 1, &r), 0);
+    ck_assert_int_eq(kube_apply(pc, &KUBE_CONFIGMAPS, fx.ns, "u", NULL, ap, "ballast", 1, &r), 0);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "PATCH", cm_path("u")), 2);
     /* DELETE with a precondition. */
@@ -191,13 +184,13 @@ START_TEST(test_idempotent_writes_retried)
         cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "uid"));
     struct kube_delete_opts d = {.precondition_uid = uid, .grace_seconds = -1};
     kt_proxy_fault(&proxy, "500", 1, "DELETE", cm_path("u"));
-    ck_assert_int_eq(kube_delete(pc, &KUBE_CONFIGMAPS, ns, "u", &d, &r), 0);
+    ck_assert_int_eq(kube_delete(pc, &KUBE_CONFIGMAPS, fx.ns, "u", &d, &r), 0);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "DELETE", cm_path("u")), 2);
     /* DELETE without one is not repeated. */
     create_cm("v");
     kt_proxy_fault(&proxy, "500", 1, "DELETE", cm_path("v"));
-    ck_assert_int_eq(kube_delete(pc, &KUBE_CONFIGMAPS, ns, "v", NULL, &r), ERR_API);
+    ck_assert_int_eq(kube_delete(pc, &KUBE_CONFIGMAPS, fx.ns, "v", NULL, &r), ERR_API);
     kube_resp_free(&r);
     ck_assert_int_eq(kt_proxy_count(&proxy, "DELETE", cm_path("v")), 1);
     cJSON_Delete(ap);
@@ -211,7 +204,7 @@ START_TEST(test_retries_are_bounded)
     struct kube_resp r = {0};
     kt_proxy_fault(&proxy, "500", 50, "GET", cm_path("b"));
     double t0 = kt_now();
-    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, ns, "b", &r), ERR_API);
+    ck_assert_int_eq(kube_get(pc, &KUBE_CONFIGMAPS, fx.ns, "b", &r), ERR_API);
     ck_assert_int_eq(r.status, 500);
     kube_resp_free(&r);
     int n = kt_proxy_count(&proxy, "GET", cm_path("b"));
@@ -233,20 +226,20 @@ START_TEST(test_untrusted_server_not_retried)
 {
     /* The system store does not trust the cluster CA: a verification error, reported at once. */
     struct kube_config *c2 = kube_config_new();
-    c2->server = strdup(cfg->server);
-    c2->cert_pem = malloc(cfg->cert_len);
-    memcpy(c2->cert_pem, cfg->cert_pem, cfg->cert_len);
-    c2->cert_len = cfg->cert_len;
-    c2->key_pem = malloc(cfg->key_len);
-    memcpy(c2->key_pem, cfg->key_pem, cfg->key_len);
-    c2->key_len = cfg->key_len;
+    c2->server = strdup(fx.cfg->server);
+    c2->cert_pem = malloc(fx.cfg->cert_len);
+    memcpy(c2->cert_pem, fx.cfg->cert_pem, fx.cfg->cert_len);
+    c2->cert_len = fx.cfg->cert_len;
+    c2->key_pem = malloc(fx.cfg->key_len);
+    memcpy(c2->key_pem, fx.cfg->key_pem, fx.cfg->key_len);
+    c2->key_len = fx.cfg->key_len;
     struct err e = {0};
     struct kube_client *c = kube_client_new(c2, &e);
     ck_assert_ptr_nonnull(c);
     attempts = 0;
     kube_set_request_observer(count_attempts, NULL);
     struct kube_resp r = {0};
-    ck_assert_int_eq(kube_get(c, &KUBE_CONFIGMAPS, ns, "x", &r), ERR_IO);
+    ck_assert_int_eq(kube_get(c, &KUBE_CONFIGMAPS, fx.ns, "x", &r), ERR_IO);
     kube_set_request_observer(NULL, NULL);
     ck_assert_int_eq(attempts, 1);
     ck_assert_msg(strstr(r.message, "certificate") != NULL, "%s", r.message);
@@ -256,7 +249,7 @@ START_TEST(test_untrusted_server_not_retried)
     /* insecure-skip-tls-verify gets through (and still authenticates with the client cert). */
     c2->insecure = 1;
     c = kube_client_new(c2, &e);
-    ck_assert_int_eq(kube_list(c, &KUBE_CONFIGMAPS, ns, NULL, &r), 0);
+    ck_assert_int_eq(kube_list(c, &KUBE_CONFIGMAPS, fx.ns, NULL, &r), 0);
     kube_resp_free(&r);
     kube_client_free(c);
     kube_config_free(c2);
@@ -289,8 +282,8 @@ static int count_events(enum kube_event_type t, const cJSON *obj, void *ud)
 static void *watch_main(void *arg)
 {
     struct wctx *w = arg;
-    w->rc =
-        kube_watch(w->c, &KUBE_CONFIGMAPS, ns, &w->o, count_events, w, w->rv, sizeof w->rv, &w->e);
+    w->rc = kube_watch(w->c, &KUBE_CONFIGMAPS, fx.ns, &w->o, count_events, w, w->rv, sizeof w->rv,
+                       &w->e);
     w->ended = kt_now();
     return NULL;
 }
@@ -383,15 +376,8 @@ END_TEST
 
 int main(void)
 {
-    struct err e = {0};
-    if (kube_global_init(&e) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
     Suite *s = suite_create("client_faults");
-    TCase *tc = tcase_create("faults");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = kt_tcase(s, "faults", 120, setup, teardown);
     tcase_add_test(tc, test_proxy_passes_through);
     tcase_add_test(tc, test_get_retried_through_500_and_drop);
     tcase_add_test(tc, test_429_honours_retry_after);
@@ -403,11 +389,5 @@ int main(void)
     tcase_add_test(tc, test_stalled_watch_detected);
     tcase_add_test(tc, test_cancel_while_stalled);
     tcase_add_test(tc, test_injected_410);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kube_global_cleanup();
-    return failed ? 1 : 0;
+    return kt_run_suite(s);
 }

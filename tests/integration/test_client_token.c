@@ -17,19 +17,13 @@
 static const struct kube_res SAS = {"", "v1", "serviceaccounts", 1};
 static const struct kube_res ROLEBINDINGS = {"rbac.authorization.k8s.io", "v1", "rolebindings", 1};
 
-static struct kube_config *cfg;
-static struct kube_client *kc;
-static char ns[64];
+static struct kt_fixture fx;
 static char dir[PATH_MAX];
 static char token_path[PATH_MAX + 16];
 
 static void setup(void)
 {
-    struct err e = {0};
-    cfg = kt_config();
-    kc = kube_client_new(cfg, &e);
-    ck_assert_msg(kc != NULL, "%s", e.msg);
-    kt_ns_create(kc, "token", ns, sizeof ns);
+    kt_fixture_setup(&fx, "token");
     snprintf(dir, sizeof dir, "/tmp/ballast-token-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(token_path, sizeof token_path, "%s/token", dir);
@@ -38,9 +32,7 @@ static void setup(void)
 static void teardown(void)
 {
     kt_sh(NULL, "rm -rf '%s'", dir);
-    kt_ns_delete(kc, ns);
-    kube_client_free(kc);
-    kube_config_free(cfg);
+    kt_fixture_teardown(&fx);
 }
 
 static void create_json(const struct kube_res *res, const char *json)
@@ -48,7 +40,7 @@ static void create_json(const struct kube_res *res, const char *json)
     cJSON *o = cJSON_Parse(json);
     ck_assert_ptr_nonnull(o);
     struct kube_resp r = {0};
-    int rc = kube_create(kc, res, ns, o, &r);
+    int rc = kube_create(fx.kc, res, fx.ns, o, &r);
     ck_assert_msg(rc == 0, "create: %d %s", rc, r.message);
     kube_resp_free(&r);
     cJSON_Delete(o);
@@ -58,9 +50,9 @@ static void create_json(const struct kube_res *res, const char *json)
 static char *token_for(const char *sa)
 {
     struct buf p = {0};
-    ck_assert_int_eq(kube_path(&p, &SAS, ns, sa, "token"), 0);
+    ck_assert_int_eq(kube_path(&p, &SAS, fx.ns, sa, "token"), 0);
     struct kube_resp r = {0};
-    int rc = kube_request(kc, "POST", p.data, NULL, NULL,
+    int rc = kube_request(fx.kc, "POST", p.data, NULL, NULL,
                           "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
                           "\"spec\":{\"expirationSeconds\":3600}}",
                           &r);
@@ -117,10 +109,10 @@ static void observe(const char *verb, long status, void *ud)
 static struct kube_config *token_file_config(void)
 {
     struct kube_config *c = kube_config_new();
-    c->server = strdup(cfg->server);
-    c->ca_pem = malloc(cfg->ca_len);
-    memcpy(c->ca_pem, cfg->ca_pem, cfg->ca_len);
-    c->ca_len = cfg->ca_len;
+    c->server = strdup(fx.cfg->server);
+    c->ca_pem = malloc(fx.cfg->ca_len);
+    memcpy(c->ca_pem, fx.cfg->ca_pem, fx.cfg->ca_len);
+    c->ca_len = fx.cfg->ca_len;
     c->token_file = strdup(token_path);
     c->source = strdup("test token file");
     return c;
@@ -138,8 +130,8 @@ START_TEST(test_token_rotation)
     char *ta = token_for("sa-a");
     char *tb = token_for("sa-b");
     char want_a[128], want_b[128];
-    snprintf(want_a, sizeof want_a, "system:serviceaccount:%s:sa-a", ns);
-    snprintf(want_b, sizeof want_b, "system:serviceaccount:%s:sa-b", ns);
+    snprintf(want_a, sizeof want_a, "system:serviceaccount:%s:sa-a", fx.ns);
+    snprintf(want_b, sizeof want_b, "system:serviceaccount:%s:sa-b", fx.ns);
 
     rotate_to(ta);
     struct kube_config *tc = token_file_config();
@@ -156,7 +148,7 @@ START_TEST(test_token_rotation)
     /* The RoleBinding lets the service account read configmaps in the namespace. */
     struct kube_resp r = {0};
     struct kube_list_opts lo = {.limit = 10};
-    ck_assert_int_eq(kube_list(c, &KUBE_CONFIGMAPS, ns, &lo, &r), 0);
+    ck_assert_int_eq(kube_list(c, &KUBE_CONFIGMAPS, fx.ns, &lo, &r), 0);
     kube_resp_free(&r);
     ck_assert_int_eq(kube_list(c, &KUBE_CONFIGMAPS, "default", &lo, &r), ERR_API);
     ck_assert_int_eq(r.status, 403);
@@ -193,15 +185,15 @@ START_TEST(test_token_rotation)
     fclose(f);
     struct timespec times[2] = {before.st_atim, before.st_mtim};
     ck_assert_int_eq(utimensat(AT_FDCWD, token_path, times, 0), 0);
-    ck_assert_int_eq(kube_delete(kc, &SAS, ns, "sa-a", NULL, &r), 0);
+    ck_assert_int_eq(kube_delete(fx.kc, &SAS, fx.ns, "sa-a", NULL, &r), 0);
     kube_resp_free(&r);
     /* Token A dies with its service account; poll the server until it says so (its token
      * authentication cache keeps a good answer for about 10 s). */
     struct kube_config *probe_cfg = kube_config_new();
-    probe_cfg->server = strdup(cfg->server);
-    probe_cfg->ca_pem = malloc(cfg->ca_len);
-    memcpy(probe_cfg->ca_pem, cfg->ca_pem, cfg->ca_len);
-    probe_cfg->ca_len = cfg->ca_len;
+    probe_cfg->server = strdup(fx.cfg->server);
+    probe_cfg->ca_pem = malloc(fx.cfg->ca_len);
+    memcpy(probe_cfg->ca_pem, fx.cfg->ca_pem, fx.cfg->ca_len);
+    probe_cfg->ca_len = fx.cfg->ca_len;
     probe_cfg->token = strdup(ta);
     struct kube_client *probe = kube_client_new(probe_cfg, &e);
     double t_rev = kt_now();
@@ -236,10 +228,10 @@ END_TEST
 START_TEST(test_bad_tokens)
 {
     struct kube_config *tc = kube_config_new();
-    tc->server = strdup(cfg->server);
-    tc->ca_pem = malloc(cfg->ca_len);
-    memcpy(tc->ca_pem, cfg->ca_pem, cfg->ca_len);
-    tc->ca_len = cfg->ca_len;
+    tc->server = strdup(fx.cfg->server);
+    tc->ca_pem = malloc(fx.cfg->ca_len);
+    memcpy(tc->ca_pem, fx.cfg->ca_pem, fx.cfg->ca_len);
+    tc->ca_len = fx.cfg->ca_len;
     tc->token = strdup("not-a-real-token");
     struct err e = {0};
     struct kube_client *c = kube_client_new(tc, &e);
@@ -276,22 +268,9 @@ END_TEST
 
 int main(void)
 {
-    struct err e = {0};
-    if (kube_global_init(&e) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
     Suite *s = suite_create("client_token");
-    TCase *tc = tcase_create("token");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = kt_tcase(s, "token", 120, setup, teardown);
     tcase_add_test(tc, test_token_rotation);
     tcase_add_test(tc, test_bad_tokens);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kube_global_cleanup();
-    return failed ? 1 : 0;
+    return kt_run_suite(s);
 }

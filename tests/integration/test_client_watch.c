@@ -13,24 +13,16 @@
 #include "kube/watch.h"
 #include "kubetest.h"
 
-static struct kube_config *cfg;
-static struct kube_client *kc;
-static char ns[64];
+static struct kt_fixture fx;
 
 static void setup(void)
 {
-    struct err e = {0};
-    cfg = kt_config();
-    kc = kube_client_new(cfg, &e);
-    ck_assert_msg(kc != NULL, "%s", e.msg);
-    kt_ns_create(kc, "watch", ns, sizeof ns);
+    kt_fixture_setup(&fx, "watch");
 }
 
 static void teardown(void)
 {
-    kt_ns_delete(kc, ns);
-    kube_client_free(kc);
-    kube_config_free(cfg);
+    kt_fixture_teardown(&fx);
 }
 
 /* What the watch thread saw, as "TYPE name" lines. */
@@ -99,8 +91,8 @@ struct watcher {
 static void *watch_main(void *arg)
 {
     struct watcher *w = arg;
-    w->rc =
-        kube_watch(w->c, &KUBE_CONFIGMAPS, ns, &w->o, record, &w->seen, w->rv, sizeof w->rv, &w->e);
+    w->rc = kube_watch(w->c, &KUBE_CONFIGMAPS, fx.ns, &w->o, record, &w->seen, w->rv, sizeof w->rv,
+                       &w->e);
     w->ended = kt_now();
     return NULL;
 }
@@ -110,7 +102,7 @@ static void watcher_start(struct watcher *w, const char *rv)
     struct err e = {0};
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->seen.mu, NULL);
-    w->c = kube_client_new(cfg, &e);
+    w->c = kube_client_new(fx.cfg, &e);
     ck_assert_msg(w->c != NULL, "%s", e.msg);
     w->o.resource_version = NULL; /* from w->rv */
     w->o.stop = &w->stop;
@@ -146,7 +138,7 @@ static void create_cm(struct kube_client *c, const char *name, const char *val)
 {
     struct kube_resp r = {0};
     cJSON *cm = configmap(name, val);
-    int rc = kube_create(c, &KUBE_CONFIGMAPS, ns, cm, &r);
+    int rc = kube_create(c, &KUBE_CONFIGMAPS, fx.ns, cm, &r);
     ck_assert_msg(rc == 0, "create %s: %d %s", name, rc, r.message);
     kube_resp_free(&r);
     cJSON_Delete(cm);
@@ -157,26 +149,26 @@ static void list_rv(char *rv, size_t n)
 {
     struct kube_resp r = {0};
     cJSON *items = NULL;
-    ck_assert_int_eq(kube_list_all(kc, &KUBE_CONFIGMAPS, ns, NULL, &items, rv, n, &r), 0);
+    ck_assert_int_eq(kube_list_all(fx.kc, &KUBE_CONFIGMAPS, fx.ns, NULL, &items, rv, n, &r), 0);
     cJSON_Delete(items);
     kube_resp_free(&r);
 }
 
 START_TEST(test_events_in_order_and_cancel)
 {
-    create_cm(kc, "before", "0"); /* before the list: must not be seen by the watch */
+    create_cm(fx.kc, "before", "0"); /* before the list: must not be seen by the watch */
     char rv[64];
     list_rv(rv, sizeof rv);
     struct watcher w;
     watcher_start(&w, rv);
     watcher_run(&w);
-    create_cm(kc, "w1", "1");
+    create_cm(fx.kc, "w1", "1");
     struct kube_resp r = {0};
     cJSON *patch = cJSON_Parse("{\"data\":{\"v\":\"2\"}}");
-    ck_assert_int_eq(kube_patch_merge(kc, &KUBE_CONFIGMAPS, ns, "w1", NULL, patch, &r), 0);
+    ck_assert_int_eq(kube_patch_merge(fx.kc, &KUBE_CONFIGMAPS, fx.ns, "w1", NULL, patch, &r), 0);
     kube_resp_free(&r);
     cJSON_Delete(patch);
-    ck_assert_int_eq(kube_delete(kc, &KUBE_CONFIGMAPS, ns, "w1", NULL, &r), 0);
+    ck_assert_int_eq(kube_delete(fx.kc, &KUBE_CONFIGMAPS, fx.ns, "w1", NULL, &r), 0);
     kube_resp_free(&r);
     ck_assert_msg(wait_seen(&w.seen, "DELETED w1", 10), "no DELETED event");
     ck_assert_str_eq(w.seen.log.data, "ADDED w1\nMODIFIED w1\nDELETED w1\n");
@@ -196,10 +188,14 @@ END_TEST
 
 static int stop_after_first(enum kube_event_type t, const cJSON *obj, void *ud)
 {
-    (void)obj;
     int *n = ud;
-    if (t != KUBE_BOOKMARK)
-        (*n)++;
+    const char *name =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
+    /* Not ours: bookmarks, and the CA ConfigMap the controller manager adds to every new
+     * namespace whenever it gets to it (a race with the list: this test's old flake). */
+    if (t == KUBE_BOOKMARK || (name && strcmp(name, "kube-root-ca.crt") == 0))
+        return 0;
+    (*n)++;
     return 1; /* the handler ends the watch */
 }
 
@@ -214,15 +210,16 @@ START_TEST(test_server_timeout_and_handler_stop)
     int n = 0;
     double t0 = kt_now();
     ck_assert_int_eq(
-        kube_watch(kc, &KUBE_CONFIGMAPS, ns, &o, stop_after_first, &n, last, sizeof last, &e), 0);
+        kube_watch(fx.kc, &KUBE_CONFIGMAPS, fx.ns, &o, stop_after_first, &n, last, sizeof last, &e),
+        0);
     ck_assert_msg(kt_now() - t0 > 1.5 && kt_now() - t0 < 10, "took %.1fs", kt_now() - t0);
     ck_assert_int_eq(n, 0);
 
     /* A handler returning non-zero ends the watch with ERR_CANCELLED. */
-    create_cm(kc, "h1", "1");
+    create_cm(fx.kc, "h1", "1");
     o.timeout_seconds = 30;
     ck_assert_int_eq(
-        kube_watch(kc, &KUBE_CONFIGMAPS, ns, &o, stop_after_first, &n, last, sizeof last, &e),
+        kube_watch(fx.kc, &KUBE_CONFIGMAPS, fx.ns, &o, stop_after_first, &n, last, sizeof last, &e),
         ERR_CANCELLED);
     ck_assert_int_eq(n, 1);
     ck_assert_int_gt(atol(last), atol(rv));
@@ -236,14 +233,14 @@ START_TEST(test_metadata_only_and_line_bound)
     char big[8192];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    create_cm(kc, "big", big);
+    create_cm(fx.kc, "big", big);
 
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     struct kube_watch_opts o = {.resource_version = rv, .timeout_seconds = 2, .metadata_only = 1};
     struct err e = {0};
     char last[64] = "";
-    ck_assert_int_eq(kube_watch(kc, &KUBE_CONFIGMAPS, ns, &o, record, &s, last, sizeof last, &e),
-                     0);
+    ck_assert_int_eq(
+        kube_watch(fx.kc, &KUBE_CONFIGMAPS, fx.ns, &o, record, &s, last, sizeof last, &e), 0);
     ck_assert_str_eq(s.log.data, "ADDED big\n");
     ck_assert_str_eq(s.kind, "PartialObjectMetadata");
     buf_free(&s.log);
@@ -251,14 +248,15 @@ START_TEST(test_metadata_only_and_line_bound)
     /* The full object does not fit a 4 KiB line: ERR_INVALID, not a crash or a huge buffer. */
     struct kube_watch_opts small = {.resource_version = rv, .timeout_seconds = 5, .max_line = 4096};
     ck_assert_int_eq(
-        kube_watch(kc, &KUBE_CONFIGMAPS, ns, &small, record, &s, last, sizeof last, &e),
+        kube_watch(fx.kc, &KUBE_CONFIGMAPS, fx.ns, &small, record, &s, last, sizeof last, &e),
         ERR_INVALID);
     ck_assert_msg(strstr(e.msg, "longer than 4096") != NULL, "%s", e.msg);
     buf_free(&s.log);
 
     /* A resource the server does not serve: an API error, with its status. */
     static const struct kube_res nothing = {"nothing.ballast.dev", "v1", "things", 1};
-    ck_assert_int_eq(kube_watch(kc, &nothing, ns, &o, record, &s, last, sizeof last, &e), ERR_API);
+    ck_assert_int_eq(kube_watch(fx.kc, &nothing, fx.ns, &o, record, &s, last, sizeof last, &e),
+                     ERR_API);
     ck_assert_msg(strstr(e.msg, "404") != NULL, "%s", e.msg);
     buf_free(&s.log);
 }
@@ -271,7 +269,7 @@ START_TEST(test_survives_apiserver_restart)
     struct watcher w;
     watcher_start(&w, rv);
     watcher_run(&w);
-    create_cm(kc, "pre-restart", "1");
+    create_cm(fx.kc, "pre-restart", "1");
     ck_assert(wait_seen(&w.seen, "ADDED pre-restart", 10));
 
     double t0 = kt_now();
@@ -293,11 +291,11 @@ START_TEST(test_survives_apiserver_restart)
      * new API server's watch cache starts at the etcd revision of its start, after its own
      * lease write -- answers 410, and then a relist has it and a watch from the list's rv sees
      * what comes next. Both are the informer's protocol; whichever the server chose must work. */
-    create_cm(kc, "post-restart", "2");
+    create_cm(fx.kc, "post-restart", "2");
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     struct kube_watch_opts o = {.resource_version = last, .timeout_seconds = 3};
     struct err e = {0};
-    int rc = kube_watch(w.c, &KUBE_CONFIGMAPS, ns, &o, record, &s, last, sizeof last, &e);
+    int rc = kube_watch(w.c, &KUBE_CONFIGMAPS, fx.ns, &o, record, &s, last, sizeof last, &e);
     if (rc == 0) {
         fprintf(stderr, "re-watch from last_rv continued after the restart\n");
         ck_assert_str_eq(s.log.data, "ADDED post-restart\n");
@@ -308,7 +306,7 @@ START_TEST(test_survives_apiserver_restart)
         cJSON *items = NULL;
         char rv2[64];
         ck_assert_int_eq(
-            kube_list_all(w.c, &KUBE_CONFIGMAPS, ns, NULL, &items, rv2, sizeof rv2, &r), 0);
+            kube_list_all(w.c, &KUBE_CONFIGMAPS, fx.ns, NULL, &items, rv2, sizeof rv2, &r), 0);
         int found = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, items)
@@ -320,10 +318,10 @@ START_TEST(test_survives_apiserver_restart)
         ck_assert_int_eq(found, 1);
         cJSON_Delete(items);
         kube_resp_free(&r);
-        create_cm(kc, "post-relist", "3");
+        create_cm(fx.kc, "post-relist", "3");
         buf_free(&s.log);
         o.resource_version = rv2;
-        rc = kube_watch(w.c, &KUBE_CONFIGMAPS, ns, &o, record, &s, last, sizeof last, &e);
+        rc = kube_watch(w.c, &KUBE_CONFIGMAPS, fx.ns, &o, record, &s, last, sizeof last, &e);
         ck_assert_msg(rc == 0, "watch after relist: %d %s", rc, e.msg);
         ck_assert_str_eq(s.log.data, "ADDED post-relist\n");
     }
@@ -338,37 +336,25 @@ START_TEST(test_bad_args)
     char last[8] = "";
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ck_assert_int_eq(
-        kube_watch(kc, &KUBE_CONFIGMAPS, "bad/ns", NULL, record, &s, last, sizeof last, &e),
+        kube_watch(fx.kc, &KUBE_CONFIGMAPS, "bad/ns", NULL, record, &s, last, sizeof last, &e),
         ERR_INVALID);
-    ck_assert_int_eq(kube_watch(kc, &KUBE_CONFIGMAPS, ns, NULL, NULL, NULL, last, sizeof last, &e),
-                     ERR_INVALID);
     ck_assert_int_eq(
-        kube_watch(NULL, &KUBE_CONFIGMAPS, ns, NULL, record, &s, last, sizeof last, &e),
+        kube_watch(fx.kc, &KUBE_CONFIGMAPS, fx.ns, NULL, NULL, NULL, last, sizeof last, &e),
+        ERR_INVALID);
+    ck_assert_int_eq(
+        kube_watch(NULL, &KUBE_CONFIGMAPS, fx.ns, NULL, record, &s, last, sizeof last, &e),
         ERR_INVALID);
 }
 END_TEST
 
 int main(void)
 {
-    struct err e = {0};
-    if (kube_global_init(&e) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
     Suite *s = suite_create("client_watch");
-    TCase *tc = tcase_create("watch");
-    tcase_set_timeout(tc, 180);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = kt_tcase(s, "watch", 180, setup, teardown);
     tcase_add_test(tc, test_events_in_order_and_cancel);
     tcase_add_test(tc, test_server_timeout_and_handler_stop);
     tcase_add_test(tc, test_metadata_only_and_line_bound);
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_survives_apiserver_restart);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kube_global_cleanup();
-    return failed ? 1 : 0;
+    return kt_run_suite(s);
 }

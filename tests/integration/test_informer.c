@@ -15,24 +15,16 @@
 
 #define SEL "app.kubernetes.io/managed-by=ballast"
 
-static struct kube_config *cfg;
-static struct kube_client *kc;
-static char ns[64];
+static struct kt_fixture fx;
 
 static void setup(void)
 {
-    struct err e = {0};
-    cfg = kt_config();
-    kc = kube_client_new(cfg, &e);
-    ck_assert_msg(kc != NULL, "%s", e.msg);
-    kt_ns_create(kc, "inf", ns, sizeof ns);
+    kt_fixture_setup(&fx, "inf");
 }
 
 static void teardown(void)
 {
-    kt_ns_delete(kc, ns);
-    kube_client_free(kc);
-    kube_config_free(cfg);
+    kt_fixture_teardown(&fx);
 }
 
 /* What the handler saw, as "TYPE name" lines. */
@@ -99,7 +91,7 @@ static void create_cm(const char *name, int labelled, const char *owner_name, co
     }
     cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "data"), "v", "1");
     struct kube_resp r = {0};
-    int rc = kube_create(kc, &KUBE_CONFIGMAPS, ns, o, &r);
+    int rc = kube_create(fx.kc, &KUBE_CONFIGMAPS, fx.ns, o, &r);
     ck_assert_msg(rc == 0, "create %s: %d %s", name, rc, r.message);
     if (uid) {
         const char *u = cJSON_GetStringValue(
@@ -115,7 +107,7 @@ static void patch_cm(const char *name, const char *value)
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "data"), "v", value);
     struct kube_resp r = {0};
-    int rc = kube_patch_merge(kc, &KUBE_CONFIGMAPS, ns, name, NULL, p, &r);
+    int rc = kube_patch_merge(fx.kc, &KUBE_CONFIGMAPS, fx.ns, name, NULL, p, &r);
     ck_assert_msg(rc == 0, "patch %s: %d %s", name, rc, r.message);
     kube_resp_free(&r);
     cJSON_Delete(p);
@@ -124,7 +116,7 @@ static void patch_cm(const char *name, const char *value)
 static void delete_cm(const char *name)
 {
     struct kube_resp r = {0};
-    int rc = kube_delete(kc, &KUBE_CONFIGMAPS, ns, name, NULL, &r);
+    int rc = kube_delete(fx.kc, &KUBE_CONFIGMAPS, fx.ns, name, NULL, &r);
     ck_assert_msg(rc == 0, "delete %s: %d %s", name, rc, r.message);
     kube_resp_free(&r);
 }
@@ -134,7 +126,7 @@ static struct kube_informer *start_informer(struct kube_config *c, struct seen *
 {
     struct err e = {0};
     struct kube_informer_opts o = {.res = &KUBE_CONFIGMAPS,
-                                   .ns = ns,
+                                   .ns = fx.ns,
                                    .label_selector = SEL,
                                    .handler = record,
                                    .ud = s,
@@ -158,7 +150,7 @@ START_TEST(test_events_and_cache)
     char owner_uid[64];
     create_cm("pre", 1, NULL, NULL, owner_uid, sizeof owner_uid);
     create_cm("unlabelled", 0, NULL, NULL, NULL, 0);
-    struct kube_informer *inf = start_informer(cfg, &s, 0, 0);
+    struct kube_informer *inf = start_informer(fx.cfg, &s, 0, 0);
     struct kube_cache *cache = kube_informer_cache(inf);
     ck_assert_int_eq(kube_informer_synced(inf), 1);
     ck_assert(seen_has(&s, "ADDED pre")); /* from the initial list */
@@ -172,14 +164,14 @@ START_TEST(test_events_and_cache)
 
     patch_cm("child", "2");
     ck_assert(wait_seen(&s, "MODIFIED child", 15));
-    cJSON *got = kube_cache_get(cache, ns, "child");
+    cJSON *got = kube_cache_get(cache, fx.ns, "child");
     ck_assert_ptr_nonnull(got);
     ck_assert_str_eq(data_v(got), "2");
     cJSON_Delete(got);
 
     delete_cm("child");
     ck_assert(wait_seen(&s, "DELETED child", 15));
-    ck_assert_ptr_null(kube_cache_get(cache, ns, "child"));
+    ck_assert_ptr_null(kube_cache_get(cache, fx.ns, "child"));
     kids = kube_cache_list_owner(cache, owner_uid);
     ck_assert_int_eq(cJSON_GetArraySize(kids), 0);
     cJSON_Delete(kids);
@@ -204,7 +196,7 @@ END_TEST
 START_TEST(test_survives_apiserver_restart)
 {
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    struct kube_informer *inf = start_informer(cfg, &s, 0.2, 2);
+    struct kube_informer *inf = start_informer(fx.cfg, &s, 0.2, 2);
     struct kube_cache *cache = kube_informer_cache(inf);
     create_cm("before", 1, NULL, NULL, NULL, 0);
     ck_assert(wait_seen(&s, "ADDED before", 15));
@@ -236,7 +228,7 @@ END_TEST
 START_TEST(test_relist_after_gone_synthesizes_deleted)
 {
     struct kt_proxy p;
-    kt_proxy_start(&p, cfg);
+    kt_proxy_start(&p, fx.cfg);
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     create_cm("stay", 1, NULL, NULL, NULL, 0);
     create_cm("doomed", 1, NULL, NULL, NULL, 0);
@@ -263,7 +255,7 @@ START_TEST(test_relist_after_gone_synthesizes_deleted)
     ck_assert(wait_seen(&s, "MODIFIED stay", 20));
     struct kube_cache *cache = kube_informer_cache(inf);
     ck_assert_uint_eq(kube_cache_count(cache), 2);
-    cJSON *got = kube_cache_get(cache, ns, "stay");
+    cJSON *got = kube_cache_get(cache, fx.ns, "stay");
     ck_assert_str_eq(data_v(got), "2");
     cJSON_Delete(got);
 
@@ -284,7 +276,7 @@ END_TEST
 START_TEST(test_dropped_watch_resumes_without_relist)
 {
     struct kt_proxy p;
-    kt_proxy_start(&p, cfg);
+    kt_proxy_start(&p, fx.cfg);
     struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     struct kube_informer *inf = start_informer(p.cfg, &s, 0.2, 0.5);
     create_cm("one", 1, NULL, NULL, NULL, 0);
@@ -311,7 +303,7 @@ START_TEST(test_nodes_metadata_only)
 {
     struct err e = {0};
     struct kube_informer_opts o = {.res = &KUBE_NODES, .metadata_only = 1};
-    struct kube_informer *inf = kube_informer_new(cfg, &o, &e);
+    struct kube_informer *inf = kube_informer_new(fx.cfg, &o, &e);
     ck_assert_msg(inf != NULL, "%s", e.msg);
     ck_assert_int_eq(kube_informer_start(inf, &e), 0);
     ck_assert_int_eq(kube_informer_start(inf, &e), ERR_INVALID);
@@ -340,7 +332,7 @@ START_TEST(test_unreachable_server_backs_off_and_stops)
     bad->server = strdup("https://127.0.0.1:1");
     struct err e = {0};
     struct kube_informer_opts o = {
-        .res = &KUBE_CONFIGMAPS, .ns = ns, .backoff_min = 0.1, .backoff_max = 0.2};
+        .res = &KUBE_CONFIGMAPS, .ns = fx.ns, .backoff_min = 0.1, .backoff_max = 0.2};
     struct kube_informer *inf = kube_informer_new(bad, &o, &e);
     ck_assert_msg(inf != NULL, "%s", e.msg);
     ck_assert_int_eq(kube_informer_start(inf, &e), 0);
@@ -362,27 +354,14 @@ END_TEST
 
 int main(void)
 {
-    struct err e = {0};
-    if (kube_global_init(&e) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
     kube_set_backoff_scale(0.05);
     Suite *s = suite_create("informer");
-    TCase *tc = tcase_create("informer");
-    tcase_set_timeout(tc, 240);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = kt_tcase(s, "informer", 240, setup, teardown);
     tcase_add_test(tc, test_events_and_cache);
     tcase_add_test(tc, test_relist_after_gone_synthesizes_deleted);
     tcase_add_test(tc, test_dropped_watch_resumes_without_relist);
     tcase_add_test(tc, test_nodes_metadata_only);
     tcase_add_test(tc, test_unreachable_server_backs_off_and_stops);
     tcase_add_test(tc, test_survives_apiserver_restart);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kube_global_cleanup();
-    return failed ? 1 : 0;
+    return kt_run_suite(s);
 }

@@ -16,24 +16,16 @@
 #define DEADLINE 2.0
 #define RETRY    0.4
 
-static struct kube_config *cfg;
-static struct kube_client *kc;
-static char ns[64];
+static struct kt_fixture fx;
 
 static void setup(void)
 {
-    struct err e = {0};
-    cfg = kt_config();
-    kc = kube_client_new(cfg, &e);
-    ck_assert_msg(kc != NULL, "%s", e.msg);
-    kt_ns_create(kc, "lease", ns, sizeof ns);
+    kt_fixture_setup(&fx, "lease");
 }
 
 static void teardown(void)
 {
-    kt_ns_delete(kc, ns);
-    kube_client_free(kc);
-    kube_config_free(cfg);
+    kt_fixture_teardown(&fx);
 }
 
 struct counts {
@@ -59,7 +51,7 @@ static struct kube_lease *contender(struct kube_config *c, const char *id, struc
                                     int no_release)
 {
     struct err e = {0};
-    struct kube_lease_opts o = {.ns = ns,
+    struct kube_lease_opts o = {.ns = fx.ns,
                                 .name = "ballast-leader",
                                 .identity = id,
                                 .lease_duration = DUR,
@@ -93,7 +85,7 @@ static double watch_pair(struct kube_lease *a, struct kube_lease *b, double secs
 static cJSON *get_lease(void)
 {
     struct kube_resp r = {0};
-    int rc = kube_get(kc, &KUBE_LEASES, ns, "ballast-leader", &r);
+    int rc = kube_get(fx.kc, &KUBE_LEASES, fx.ns, "ballast-leader", &r);
     ck_assert_msg(rc == 0, "get lease: %d %s", rc, r.message);
     cJSON *b = r.body;
     r.body = NULL;
@@ -115,8 +107,8 @@ START_TEST(test_release_hands_over)
 {
     struct counts na = {0}, nb = {0};
     struct err e = {0};
-    struct kube_lease *a = contender(cfg, "replica-a", &na, 0);
-    struct kube_lease *b = contender(cfg, "replica-b", &nb, 0);
+    struct kube_lease *a = contender(fx.cfg, "replica-a", &na, 0);
+    struct kube_lease *b = contender(fx.cfg, "replica-b", &nb, 0);
     ck_assert_int_eq(kube_lease_start(a, &e), 0);
     ck_assert_msg(watch_pair(a, b, 10, a) >= 0, "a never led");
     ck_assert_int_eq(kube_lease_start(b, &e), 0);
@@ -160,8 +152,8 @@ START_TEST(test_crashed_leader_expires)
 {
     struct counts na = {0}, nb = {0};
     struct err e = {0};
-    struct kube_lease *a = contender(cfg, "replica-a", &na, 1);
-    struct kube_lease *b = contender(cfg, "replica-b", &nb, 0);
+    struct kube_lease *a = contender(fx.cfg, "replica-a", &na, 1);
+    struct kube_lease *b = contender(fx.cfg, "replica-b", &nb, 0);
     ck_assert_int_eq(kube_lease_start(a, &e), 0);
     ck_assert_msg(watch_pair(a, b, 10, a) >= 0, "a never led");
     ck_assert_int_eq(kube_lease_start(b, &e), 0);
@@ -183,11 +175,11 @@ END_TEST
 START_TEST(test_cut_off_leader_stops_by_deadline)
 {
     struct kt_proxy p;
-    kt_proxy_start(&p, cfg);
+    kt_proxy_start(&p, fx.cfg);
     struct counts na = {0}, nb = {0};
     struct err e = {0};
     struct kube_lease *a = contender(p.cfg, "replica-a", &na, 0);
-    struct kube_lease *b = contender(cfg, "replica-b", &nb, 0);
+    struct kube_lease *b = contender(fx.cfg, "replica-b", &nb, 0);
     ck_assert_int_eq(kube_lease_start(a, &e), 0);
     ck_assert_msg(watch_pair(a, b, 10, a) >= 0, "a never led");
     ck_assert_int_eq(kube_lease_start(b, &e), 0);
@@ -221,8 +213,8 @@ START_TEST(test_try_and_release)
 {
     struct counts na = {0}, nb = {0};
     struct err e = {0};
-    struct kube_lease *a = contender(cfg, "replica-a", &na, 0);
-    struct kube_lease *b = contender(cfg, "replica-b", &nb, 0);
+    struct kube_lease *a = contender(fx.cfg, "replica-a", &na, 0);
+    struct kube_lease *b = contender(fx.cfg, "replica-b", &nb, 0);
     ck_assert_int_eq(kube_lease_try(a, &e), 1); /* creates it */
     ck_assert_int_eq(kube_lease_try(b, &e), 0);
     ck_assert_int_eq(kube_lease_try(a, &e), 1); /* renews */
@@ -262,8 +254,8 @@ static void *race(void *arg)
 START_TEST(test_simultaneous_attempts_one_winner)
 {
     struct counts n = {0};
-    struct kube_lease *ls[2] = {contender(cfg, "replica-a", &n, 0),
-                                contender(cfg, "replica-b", &n, 0)};
+    struct kube_lease *ls[2] = {contender(fx.cfg, "replica-a", &n, 0),
+                                contender(fx.cfg, "replica-b", &n, 0)};
     for (int round = 0; round < 4; round++) {
         pthread_barrier_t bar;
         pthread_barrier_init(&bar, NULL, 2);
@@ -283,7 +275,8 @@ START_TEST(test_simultaneous_attempts_one_winner)
             ck_assert_int_eq(kube_lease_release(ls[i], &e), 0);
         if (round % 2 == 0) {
             struct kube_resp r = {0};
-            ck_assert_int_eq(kube_delete(kc, &KUBE_LEASES, ns, "ballast-leader", NULL, &r), 0);
+            ck_assert_int_eq(kube_delete(fx.kc, &KUBE_LEASES, fx.ns, "ballast-leader", NULL, &r),
+                             0);
             kube_resp_free(&r);
         }
     }
@@ -294,26 +287,13 @@ END_TEST
 
 int main(void)
 {
-    struct err e = {0};
-    if (kube_global_init(&e) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
     kube_set_backoff_scale(0.05);
     Suite *s = suite_create("lease");
-    TCase *tc = tcase_create("lease");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = kt_tcase(s, "lease", 120, setup, teardown);
     tcase_add_test(tc, test_try_and_release);
     tcase_add_test(tc, test_simultaneous_attempts_one_winner);
     tcase_add_test(tc, test_release_hands_over);
     tcase_add_test(tc, test_crashed_leader_expires);
     tcase_add_test(tc, test_cut_off_leader_stops_by_deadline);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kube_global_cleanup();
-    return failed ? 1 : 0;
+    return kt_run_suite(s);
 }

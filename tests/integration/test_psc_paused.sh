@@ -10,24 +10,7 @@ PSC=frozen
 METRICS_PORT=$((20000 + $$ % 20000))
 
 e2e_init paused
-step "CRD, healthy fake metrics, operator, a Ready 3-member PSC"
-e2e_apply_crd
-e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
-e2e_start_fake_members "$METRICS_PORT"
-e2e_start_operator
-kubectl -n "$NS" apply -f - <<EOF
-apiVersion: ballast.dev/v1alpha1
-kind: PhysicalStatefulCluster
-metadata: {name: $PSC}
-spec:
-  replicas: 3
-  image: registry.example/fake-engine:1
-  zones: [zone-a, zone-b, zone-c]
-  storage: {size: 1Gi}
-  health: {metricsPort: $METRICS_PORT}
-EOF
-e2e_wait "3 member pods Ready" 120 pods_ready 3
-e2e_wait "PSC Ready=True" 120 psc_ready "$PSC"
+e2e_ready_psc "$PSC" 3 "$METRICS_PORT"
 rev=$(kubectl -n "$NS" get pod "$PSC-0" -o jsonpath='{.metadata.labels.ballast\.dev/revision}')
 
 # ---------------------------------------------------------------------------------

@@ -11,24 +11,7 @@ N=4
 METRICS_PORT=$((20000 + $$ % 20000))
 
 e2e_init resume
-step "CRD, healthy fake metrics, operator, a Ready $N-member PSC"
-e2e_apply_crd
-e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
-e2e_start_fake_members "$METRICS_PORT"
-e2e_start_operator
-kubectl -n "$NS" apply -f - <<EOF
-apiVersion: ballast.dev/v1alpha1
-kind: PhysicalStatefulCluster
-metadata: {name: $PSC}
-spec:
-  replicas: $N
-  image: registry.example/fake-engine:1
-  zones: [zone-a, zone-b, zone-c]
-  storage: {size: 1Gi}
-  health: {metricsPort: $METRICS_PORT}
-EOF
-e2e_wait "$N member pods Ready" 120 pods_ready "$N"
-e2e_wait "PSC Ready=True" 120 psc_ready "$PSC"
+e2e_ready_psc "$PSC" "$N" "$METRICS_PORT"
 
 # Every pod (name uid) ever seen, and the count of Ready members over time.
 kubectl -n "$NS" get pods -l "$E2E_SELECTOR" --watch \

@@ -10,27 +10,10 @@ source "$BALLAST_SOURCE_DIR/tests/integration/lib/e2e.sh"
 
 PSC=zl
 METRICS_PORT=$((20000 + $$ % 20000))
-LOST_ZONE=zone-c
+LOST_ZONE=zone-c # one of the zones e2e_ready_psc spreads the members over
 
 e2e_init zoneloss
-step "CRD, healthy fake metrics, operator, a Ready 3-member PSC over zone-a/b/c"
-e2e_apply_crd
-e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
-e2e_start_fake_members "$METRICS_PORT"
-e2e_start_operator
-kubectl -n "$NS" apply -f - <<EOF
-apiVersion: ballast.dev/v1alpha1
-kind: PhysicalStatefulCluster
-metadata: {name: $PSC}
-spec:
-  replicas: 3
-  image: registry.example/fake-engine:1
-  zones: [zone-a, zone-b, $LOST_ZONE]
-  storage: {size: 1Gi}
-  health: {metricsPort: $METRICS_PORT}
-EOF
-e2e_wait "3 member pods Ready" 120 pods_ready 3
-e2e_wait "PSC Ready=True" 120 psc_ready "$PSC"
+e2e_ready_psc "$PSC" 3 "$METRICS_PORT"
 
 # ---------------------------------------------------------------------------------
 step "the nodes of $LOST_ZONE go away"

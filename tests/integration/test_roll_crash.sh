@@ -26,24 +26,7 @@ BUDGET=${ROLL_CRASH_BUDGET:-240} # seconds for the kill phase; it stops early wh
 
 roll_init rollcrash
 log "seed $SEED (ROLL_CRASH_SEED=$SEED replays the same kill times), $KILLS kills, 0..$((MAX_TENTHS / 10)).$((MAX_TENTHS % 10))s after each start"
-step "CRD, healthy fake metrics, operator, a Ready $N-member PSC"
-e2e_apply_crd
-e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
-e2e_start_fake_members "$METRICS_PORT"
-e2e_start_operator
-kubectl -n "$NS" apply -f - <<EOF
-apiVersion: ballast.dev/v1alpha1
-kind: PhysicalStatefulCluster
-metadata: {name: $PSC}
-spec:
-  replicas: $N
-  image: registry.example/fake-engine:1
-  zones: [zone-a, zone-b, zone-c]
-  storage: {size: 1Gi}
-  health: {metricsPort: $METRICS_PORT, rollTimeoutSeconds: 600}
-EOF
-e2e_wait "$N member pods Ready" 120 pods_ready "$N"
-e2e_wait "PSC Ready=True, Rolling=False" 120 eval 'psc_ready $PSC && psc_cond_is $PSC Rolling False'
+e2e_ready_psc "$PSC" "$N" "$METRICS_PORT" "rollTimeoutSeconds: 600"
 UIDS0=$(roll_uids "$PSC" "$N")
 log "pods: $UIDS0"
 roll_watch_start "$PSC" "$N"

@@ -21,24 +21,7 @@ export ROLL_CATCHUP_SECS=${ROLL_CATCHUP_SECS:-12}
 BAD=$PSC-2 # not the first member the roll would restart: the message must name the culprit
 
 roll_init rollgate
-step "CRD, healthy fake metrics, operator, a Ready $N-member PSC"
-e2e_apply_crd
-e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
-e2e_start_fake_members "$METRICS_PORT"
-e2e_start_operator
-kubectl -n "$NS" apply -f - <<EOF
-apiVersion: ballast.dev/v1alpha1
-kind: PhysicalStatefulCluster
-metadata: {name: $PSC}
-spec:
-  replicas: $N
-  image: registry.example/fake-engine:1
-  zones: [zone-a, zone-b, zone-c]
-  storage: {size: 1Gi}
-  health: {metricsPort: $METRICS_PORT, rollTimeoutSeconds: 600}
-EOF
-e2e_wait "$N member pods Ready" 120 pods_ready "$N"
-e2e_wait "PSC Ready=True, Rolling=False" 120 eval 'psc_ready $PSC && psc_cond_is $PSC Rolling False'
+e2e_ready_psc "$PSC" "$N" "$METRICS_PORT" "rollTimeoutSeconds: 600"
 UIDS0=$(roll_uids "$PSC" "$N")
 log "pods: $UIDS0"
 roll_watch_start "$PSC" "$N"

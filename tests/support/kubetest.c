@@ -1,5 +1,6 @@
 /* kubetest.c — integration-test helpers: admin config from $KUBECONFIG, throwaway namespaces,
- * kubectl, and starting/steering tests/support/faultproxy.py; see kubetest.h. */
+ * the per-test fixture and suite runner, kubectl, and starting/steering
+ * tests/support/faultproxy.py; see kubetest.h. */
 #include "kubetest.h"
 
 #include <check.h>
@@ -69,6 +70,49 @@ void kt_ns_delete(struct kube_client *c, const char *ns)
     struct kube_delete_opts o = {.propagation = "Background", .grace_seconds = -1};
     kube_delete(c, &KUBE_NAMESPACES, NULL, ns, &o, &r);
     kube_resp_free(&r);
+}
+
+void kt_fixture_setup(struct kt_fixture *fx, const char *prefix)
+{
+    struct err e = {0};
+    fx->cfg = kt_config();
+    fx->kc = kube_client_new(fx->cfg, &e);
+    ck_assert_msg(fx->kc != NULL, "%s", e.msg);
+    kt_ns_create(fx->kc, prefix, fx->ns, sizeof fx->ns);
+}
+
+void kt_fixture_teardown(struct kt_fixture *fx)
+{
+    kt_ns_delete(fx->kc, fx->ns);
+    kube_client_free(fx->kc);
+    kube_config_free(fx->cfg);
+    fx->kc = NULL;
+    fx->cfg = NULL;
+}
+
+TCase *kt_tcase(Suite *s, const char *name, double timeout_s, SFun setup, SFun teardown)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout_s);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+int kt_run_suite(Suite *s)
+{
+    struct err e = {0};
+    SRunner *sr = srunner_create(s);
+    if (kube_global_init(&e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        srunner_free(sr);
+        return 1;
+    }
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    kube_global_cleanup();
+    return failed ? 1 : 0;
 }
 
 static int run_sh(struct buf *out, const char *cmd)

@@ -1,13 +1,16 @@
 /* kubetest.h — helpers for integration tests against the local control plane: the admin
- * kube_config from $KUBECONFIG, a fresh namespace per test, kubectl, and the fault-injecting
- * proxy (tests/support/faultproxy.py). They abort the Check test (ck_abort_msg) on setup failure,
- * so a test body can assume they worked. Call kube_global_init() in main() first. */
+ * kube_config from $KUBECONFIG, a fresh namespace per test (alone or as a fixture with a client),
+ * the suite runner, kubectl, and the fault-injecting proxy (tests/support/faultproxy.py). They
+ * abort the Check test (ck_abort_msg) on setup failure, so a test body can assume they worked.
+ * kt_run_suite calls kube_global_init() before any test runs. */
 #ifndef BALLAST_TESTS_KUBETEST_H
 #define BALLAST_TESTS_KUBETEST_H
 
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <check.h>
 
 #include "base/buf.h"
 #include "kube/client.h"
@@ -22,6 +25,25 @@ struct kube_config *kt_config(void);
  * name into out. Delete it with kt_ns_delete (does not wait for it to be gone). */
 void kt_ns_create(struct kube_client *c, const char *prefix, char *out, size_t n);
 void kt_ns_delete(struct kube_client *c, const char *ns);
+
+/* What most integration tests start from: the admin config, a client on it and a fresh namespace
+ * "<prefix>-..." (see kt_ns_create). A file keeps one in a static and sets it up in its Check
+ * fixture; kt_fixture_teardown deletes the namespace and frees the client, then the config. */
+struct kt_fixture {
+    struct kube_config *cfg; /* owned */
+    struct kube_client *kc;  /* owned; borrows cfg */
+    char ns[64];
+};
+void kt_fixture_setup(struct kt_fixture *fx, const char *prefix);
+void kt_fixture_teardown(struct kt_fixture *fx);
+
+/* A test case named name in s, each test bounded by timeout_s seconds, with setup/teardown as
+ * its checked fixture (run in the test's own process). The suite owns it. */
+TCase *kt_tcase(Suite *s, const char *name, double timeout_s, SFun setup, SFun teardown);
+
+/* kube_global_init, then every test of s (the runner takes s over and frees it), then
+ * kube_global_cleanup. Returns main's exit code: 0 when all passed, else 1. */
+int kt_run_suite(Suite *s);
 
 /* Runs `kubectl <args>` (the printf-formatted args go through sh -c, so quote them) with the
  * kubectl at ~/.cache/ballast/bin/kubectl (else the one on PATH). Its stdout is appended to out

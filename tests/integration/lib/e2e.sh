@@ -223,6 +223,37 @@ kafka_server_replicamanager_partitioncount 0
 # TYPE kafka_server_kafkaserver_brokerstate gauge
 kafka_server_kafkaserver_brokerstate 3'
 
+# e2e_ready_psc NAME N PORT [HEALTH_FIELD...] — the start most PSC tests share: the CRD,
+# healthy readings (E2E_HEALTHY_METRICS) for every member, served on PORT by the fake
+# members, ballast (e2e_start_operator), and a PSC NAME of N members over zone-a/b/c
+# (image registry.example/fake-engine:1, 1Gi volumes, health {metricsPort: PORT,
+# HEALTH_FIELD, ...}, e.g. "rollTimeoutSeconds: 600"). Returns once the N pods are Ready
+# and the PSC is Ready=True and Rolling=False for its current generation.
+e2e_ready_psc() {
+	local name=$1 n=$2 port=$3 health f
+	shift 3
+	health="metricsPort: $port"
+	for f in "$@"; do health+=", $f"; done
+	step "CRD, healthy fake metrics, fake members, operator, a Ready $n-member PSC $name over zone-a/b/c"
+	e2e_apply_crd
+	e2e_fake_metrics default.prom "$E2E_HEALTHY_METRICS"
+	e2e_start_fake_members "$port"
+	e2e_start_operator
+	kubectl -n "$NS" apply -f - <<EOF
+apiVersion: ballast.dev/v1alpha1
+kind: PhysicalStatefulCluster
+metadata: {name: $name}
+spec:
+  replicas: $n
+  image: registry.example/fake-engine:1
+  zones: [zone-a, zone-b, zone-c]
+  storage: {size: 1Gi}
+  health: {$health}
+EOF
+	e2e_wait "$n member pods Ready" 120 pods_ready "$n"
+	e2e_wait "PSC $name Ready=True, Rolling=False" 120 psc_settled "$name"
+}
+
 # ---- reading a PSC ----
 
 # psc_get NAME JSONPATH — one field of the PSC.
@@ -247,6 +278,9 @@ psc_caught_up() {
 
 # psc_ready NAME — Ready=True for the current generation.
 psc_ready() { psc_caught_up "$1" && psc_cond_is "$1" Ready True; }
+
+# psc_settled NAME — Ready=True and Rolling=False for the current generation.
+psc_settled() { psc_ready "$1" && psc_cond_is "$1" Rolling False; }
 
 # pods_ready N — exactly N managed pods exist in $NS and all are Ready.
 pods_ready() {
