@@ -38,27 +38,28 @@ static int read_health(const struct psc *p, const struct ctl_view *v, long timeo
                        struct err *e)
 {
     int n = 0, rc = 0;
-    struct scrape_target *t = calloc((size_t)v->npods + 1, sizeof *t);
-    int *ord = calloc((size_t)v->npods + 1, sizeof *ord);
-    struct scrape_result *res = calloc((size_t)v->npods + 1, sizeof *res);
-    struct plan_member_health *hs = calloc((size_t)v->npods + 1, sizeof *hs);
+    const struct plan_input *o = &v->observed;
+    struct scrape_target *t = calloc((size_t)o->npods + 1, sizeof *t);
+    int *ord = calloc((size_t)o->npods + 1, sizeof *ord);
+    struct scrape_result *res = calloc((size_t)o->npods + 1, sizeof *res);
+    struct plan_member_health *hs = calloc((size_t)o->npods + 1, sizeof *hs);
     int ng = p->spec.ngates;
-    struct plan_reading *rd = calloc((size_t)(v->npods * ng) + 1, sizeof *rd);
+    struct plan_reading *rd = calloc((size_t)(o->npods * ng) + 1, sizeof *rd);
     if (!t || !ord || !res || !hs || !rd) {
         rc = err_set(e, ERR_NOMEM, "out of memory reading member health");
         goto out;
     }
-    for (int i = 0; i < v->npods; i++) {
-        const char *ip = jstring(v->pods[i], "status", "podIP");
+    for (int i = 0; i < o->npods; i++) {
+        const char *ip = jstring(o->pods[i], "status", "podIP");
         const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(v->pods[i], "metadata"), "labels");
-        const char *o = jstring(labels, PSC_LABEL_ORDINAL, NULL);
-        const char *name = jstring(v->pods[i], "metadata", "name");
-        if (ip == NULL || *ip == '\0' || o == NULL || name == NULL)
+            cJSON_GetObjectItemCaseSensitive(o->pods[i], "metadata"), "labels");
+        const char *os = jstring(labels, PSC_LABEL_ORDINAL, NULL);
+        const char *name = jstring(o->pods[i], "metadata", "name");
+        if (ip == NULL || *ip == '\0' || os == NULL || name == NULL)
             continue;
         char *end = NULL;
-        long ordinal = strtol(o, &end, 10);
-        if (end == o || *end != '\0' || ordinal < 0 || ordinal > 100000)
+        long ordinal = strtol(os, &end, 10);
+        if (end == os || *end != '\0' || ordinal < 0 || ordinal > 100000)
             continue;
         t[n] = (struct scrape_target){
             .name = name, .host = ip, .port = p->spec.metrics_port, .path = p->spec.metrics_path};
@@ -231,24 +232,11 @@ int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, lon
     if (rc != 0)
         goto out;
 
-    struct plan_input in = {
-        .psc = p,
-        .pods = v->pods,
-        .npods = v->npods,
-        .pvcs = v->pvcs,
-        .npvcs = v->npvcs,
-        .services = v->services,
-        .nservices = v->nservices,
-        .configmaps = v->configmaps,
-        .nconfigmaps = v->nconfigmaps,
-        .pdbs = v->pdbs,
-        .npdbs = v->npdbs,
-        .nodes = v->nodes,
-        .nnodes = v->nnodes,
-        .health = hs,
-        .nhealth = nh,
-        .now = now,
-    };
+    struct plan_input in = v->observed;
+    in.psc = p;
+    in.health = hs;
+    in.nhealth = nh;
+    in.now = now;
     rc = plan_compute(&in, &pl, e);
     if (rc != 0) {
         err_prefix(e, "plan %s", key);

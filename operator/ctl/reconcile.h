@@ -12,21 +12,12 @@
 #include "kube/client.h"
 #include "plan/plan.h"
 
-/* What the caches hold for one PSC; everything borrowed for the call. */
+/* What the caches hold for one PSC; everything borrowed for the call. `observed`
+ * carries the children and the nodes; ctl_reconcile fills in its psc (parsed from
+ * `psc`), health (scraped) and now. */
 struct ctl_view {
     const cJSON *psc;
-    const cJSON *const *pods;
-    int npods;
-    const cJSON *const *pvcs;
-    int npvcs;
-    const cJSON *const *services;
-    int nservices;
-    const cJSON *const *configmaps;
-    int nconfigmaps;
-    const cJSON *const *pdbs;
-    int npdbs;
-    const struct plan_node *nodes;
-    int nnodes;
+    struct plan_input observed;
 };
 
 struct ctl_outcome {
