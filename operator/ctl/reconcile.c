@@ -33,9 +33,22 @@ static void fmt_time(time_t t, char out[32])
 /* Member health: scrape every pod that has an IP, then read each gate metric, the
  * drained metric and the broker state. hs/readings are allocated here; the caller
  * frees both arrays. */
+struct health_read {
+    struct plan_member_health *hs;
+    struct plan_reading *rd;
+    char (*errors)[256]; /* why member i was not scraped; hs[i].error points here */
+    int n;
+};
+
+static void health_read_free(struct health_read *h)
+{
+    free(h->hs);
+    free(h->rd);
+    free(h->errors);
+}
+
 static int read_health(const struct psc *p, const struct ctl_view *v, long timeout_ms,
-                       struct plan_member_health **hs_out, struct plan_reading **rd_out, int *n_out,
-                       struct err *e)
+                       struct health_read *out, struct err *e)
 {
     int n = 0, rc = 0;
     const struct plan_input *o = &v->observed;
@@ -45,7 +58,8 @@ static int read_health(const struct psc *p, const struct ctl_view *v, long timeo
     struct plan_member_health *hs = calloc((size_t)o->npods + 1, sizeof *hs);
     int ng = p->spec.ngates;
     struct plan_reading *rd = calloc((size_t)(o->npods * ng) + 1, sizeof *rd);
-    if (!t || !ord || !res || !hs || !rd) {
+    char(*errors)[256] = calloc((size_t)o->npods + 1, sizeof *errors);
+    if (!t || !ord || !res || !hs || !rd || !errors) {
         rc = err_set(e, ERR_NOMEM, "out of memory reading member health");
         goto out;
     }
@@ -79,6 +93,8 @@ static int read_health(const struct psc *p, const struct ctl_view *v, long timeo
         hs[i].gates = rd + (size_t)i * (size_t)ng;
         if (scrape_parse(&res[i], NULL, &s, &pe) != 0) {
             hs[i].scraped = false;
+            snprintf(errors[i], sizeof errors[i], "%s", pe.msg);
+            hs[i].error = errors[i];
             log_debug("member not scraped", "member", t[i].name, "error", pe.msg);
             continue;
         }
@@ -95,15 +111,10 @@ out:
     free(res);
     free(t);
     free(ord);
-    if (rc != 0) {
-        free(hs);
-        free(rd);
-        return rc;
-    }
-    *hs_out = hs;
-    *rd_out = rd;
-    *n_out = n;
-    return 0;
+    *out = (struct health_read){.hs = hs, .rd = rd, .errors = errors, .n = n};
+    if (rc != 0)
+        health_read_free(out);
+    return rc;
 }
 
 static cJSON *condition(const char *type, const char *status, const char *reason, const char *msg,
@@ -217,9 +228,8 @@ int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, lon
 {
     struct psc *p = NULL;
     struct plan *pl = NULL;
-    struct plan_member_health *hs = NULL;
-    struct plan_reading *rd = NULL;
-    int nh = 0, rc;
+    struct health_read hr = {0};
+    int rc;
     struct err pe = {0};
 
     memset(out, 0, sizeof *out);
@@ -228,14 +238,14 @@ int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, lon
 
     char key[300];
     snprintf(key, sizeof key, "%s/%s", p->ns, p->name);
-    rc = read_health(p, v, scrape_timeout_ms, &hs, &rd, &nh, e);
+    rc = read_health(p, v, scrape_timeout_ms, &hr, e);
     if (rc != 0)
         goto out;
 
     struct plan_input in = v->observed;
     in.psc = p;
-    in.health = hs;
-    in.nhealth = nh;
+    in.health = hr.hs;
+    in.nhealth = hr.n;
     in.now = now;
     rc = plan_compute(&in, &pl, e);
     if (rc != 0) {
@@ -260,7 +270,6 @@ int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, lon
 out:
     plan_free(pl);
     psc_free(p);
-    free(hs);
-    free(rd);
+    health_read_free(&hr);
     return rc;
 }

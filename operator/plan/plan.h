@@ -60,6 +60,7 @@ struct plan_reading {
 struct plan_member_health {
     int ordinal;
     bool scraped;                     /* false: unreachable, timed out or unparsable */
+    const char *error;                /* why not scraped, for people; may be NULL */
     const struct plan_reading *gates; /* parallel to psc->spec.gates (ngates entries), may be
                                          NULL when !scraped */
     struct plan_reading drained;      /* psc->spec.drained_metric */

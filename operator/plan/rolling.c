@@ -24,7 +24,12 @@ bool plan_gates_hold(const struct pctx *c, const struct pmember *m, char *why, s
 {
     const struct psc_spec *s = &c->psc->spec;
     if (m->health == NULL || !m->health->scraped) {
-        if (why != NULL)
+        const char *cause = m->health != NULL ? m->health->error : NULL;
+        if (why != NULL && cause != NULL && cause[0] != '\0')
+            snprintf(why, n,
+                     "the metrics of member %s could not be read (%s), so no gate can be checked",
+                     m->name, cause);
+        else if (why != NULL)
             snprintf(why, n,
                      "the metrics of member %s could not be read (port %d, path %s), so no gate "
                      "can be checked",

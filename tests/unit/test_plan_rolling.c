@@ -141,7 +141,8 @@ START_TEST(test_block_reasons)
         int kind;
         const char *needle;
     } cases[] = {
-        {UNSCRAPED, "metrics of member orders-1 could not be read"},
+        {UNSCRAPED, "metrics of member orders-1 could not be read (GET "
+                    "http://10.0.0.2:9404/metrics answered HTTP 500, expected 200)"},
         {ABSENT, "no member reports metric " URP},
         {NAN_VALUE, "orders-1 reports " URP "=nan"},
         {INF_VALUE, "orders-1 reports " URP "=inf"},
@@ -153,7 +154,9 @@ START_TEST(test_block_reasons)
         setup_roll(&t, 3);
         switch (cases[k].kind) {
         case UNSCRAPED:
+            /* the cause reaches the person reading the condition */
             t.health[1].scraped = false;
+            t.health[1].error = "GET http://10.0.0.2:9404/metrics answered HTTP 500, expected 200";
             break;
         case ABSENT:
             for (int i = 0; i < 3; i++)
