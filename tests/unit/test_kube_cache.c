@@ -2,6 +2,7 @@
  * and owner UID (the index follows owner changes and deletes), the relist diff (gone / added /
  * updated), bad objects refused without a crash, and readers racing a writer. */
 #include <check.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,7 +378,7 @@ static void *reader(void *arg)
         cJSON_Delete(l);
         cJSON *g = kube_cache_get(r->c, "a", "k3");
         cJSON_Delete(g);
-        r->reads++;
+        __atomic_add_fetch(&r->reads, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -388,6 +389,12 @@ START_TEST(test_readers_and_writer)
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, reader, &r);
+    /* The writes must overlap the reads: wait (bounded) until a reader is running, or a
+     * slow start (valgrind, a loaded machine) lets the writer finish alone. */
+    for (int i = 0; i < 2000 && __atomic_load_n(&r.reads, __ATOMIC_RELAXED) == 0; i++) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     char name[16], rv[16];
     for (int i = 0; i < 3000; i++) {
         snprintf(name, sizeof name, "k%d", i % 50);
