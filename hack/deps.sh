@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PKGS=(build-essential cmake ninja-build pkg-config git curl jq openssl python3 valgrind clang-format
+	clang libclang-rt-14-dev
 	libcurl4-openssl-dev libcjson-dev libyaml-dev libwebsockets-dev check
 	golang-go maven default-jdk-headless)
 
