@@ -80,31 +80,43 @@ static int read_health(const struct psc *p, const struct ctl_view *v, long timeo
         ord[n] = (int)ordinal;
         n++;
     }
-    if (n > 0) {
-        struct scrape_opts so = {.timeout_ms = timeout_ms};
-        rc = scrape_all(t, n, &so, res, e);
-        if (rc != 0)
-            goto out;
+    /* What is read from every member: each gate's metric, the drained metric and the
+     * broker state, in that order. */
+    const char **names = calloc((size_t)ng + 2, sizeof *names);
+    if (names == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory reading member health");
+        goto out;
     }
+    for (int g = 0; g < ng; g++)
+        names[g] = p->spec.gates[g].metric;
+    names[ng] = p->spec.drained_metric;
+    names[ng + 1] = BROKER_STATE_METRIC;
+    if (n > 0) {
+        struct scrape_opts so = {.timeout_ms = timeout_ms, .metrics = names, .nmetrics = ng + 2};
+        rc = scrape_all(t, n, &so, res, e);
+    }
+    free(names);
+    if (rc != 0)
+        goto out;
     for (int i = 0; i < n; i++) {
-        struct prom_samples *s = NULL;
-        struct err pe = {0};
         hs[i].ordinal = ord[i];
         hs[i].gates = rd + (size_t)i * (size_t)ng;
-        if (scrape_parse(&res[i], NULL, &s, &pe) != 0) {
+        if (res[i].rc != 0) {
             hs[i].scraped = false;
-            snprintf(errors[i], sizeof errors[i], "%s", pe.msg);
+            snprintf(errors[i], sizeof errors[i], "%s", res[i].error);
             hs[i].error = errors[i];
-            log_debug("member not scraped", "member", t[i].name, "error", pe.msg);
+            log_debug("member not scraped", "member", t[i].name, "error", res[i].error);
             continue;
         }
         hs[i].scraped = true;
-        for (int g = 0; g < ng; g++)
-            prom_sum(s, p->spec.gates[g].metric, &rd[(size_t)i * (size_t)ng + (size_t)g].value,
-                     &rd[(size_t)i * (size_t)ng + (size_t)g].present);
-        prom_sum(s, p->spec.drained_metric, &hs[i].drained.value, &hs[i].drained.present);
-        prom_sum(s, BROKER_STATE_METRIC, &hs[i].broker_state.value, &hs[i].broker_state.present);
-        prom_samples_free(s);
+        for (int g = 0; g < ng; g++) {
+            rd[(size_t)i * (size_t)ng + (size_t)g].value = res[i].values[g].sum;
+            rd[(size_t)i * (size_t)ng + (size_t)g].present = res[i].values[g].found;
+        }
+        hs[i].drained = (struct plan_reading){.present = res[i].values[ng].found,
+                                              .value = res[i].values[ng].sum};
+        hs[i].broker_state = (struct plan_reading){.present = res[i].values[ng + 1].found,
+                                                   .value = res[i].values[ng + 1].sum};
     }
 out:
     scrape_results_free(res, n);

@@ -32,6 +32,7 @@ struct parser {
     int nsamples, capsamples;
     struct raw_label *labels;
     int nlabels, caplabels;
+    int total; /* samples seen in the whole text (a reader forgets them line by line) */
     /* the line being parsed */
     size_t lineno;
     const char *line, *p, *end;
@@ -330,7 +331,7 @@ static int parse_sample(struct parser *ps)
         return fail(ps, "expected a metric name, got ", describe(ps, d));
     if (!at_end(ps) && *ps->p != ' ' && *ps->p != '\t' && *ps->p != '{')
         return fail(ps, "unexpected character after the metric name: ", describe(ps, d));
-    if (ps->nsamples >= ps->lim.max_series)
+    if (ps->total >= ps->lim.max_series)
         return err_set(ps->e, ERR_INVALID, "line %zu: more than %d series in one scrape",
                        ps->lineno, ps->lim.max_series);
     if (ps->nsamples == ps->capsamples) {
@@ -377,6 +378,7 @@ static int parse_sample(struct parser *ps)
             return fail(ps, "unexpected text after the timestamp", NULL);
     }
     ps->nsamples++;
+    ps->total++;
     return 0;
 }
 
@@ -481,6 +483,43 @@ static int finish(struct parser *ps, struct prom_samples **out)
     return 0;
 }
 
+static void apply_defaults(struct prom_limits *l)
+{
+    if (l->max_body == 0)
+        l->max_body = PROM_MAX_BODY_DEFAULT;
+    if (l->max_line == 0)
+        l->max_line = PROM_MAX_LINE_DEFAULT;
+    if (l->max_series <= 0)
+        l->max_series = PROM_MAX_SERIES_DEFAULT;
+    if (l->max_labels <= 0)
+        l->max_labels = PROM_MAX_LABELS_DEFAULT;
+}
+
+static int cut_off(struct parser *ps)
+{
+    return err_set(ps->e, ERR_INVALID,
+                   "line %zu: the text ends without a newline: the body was cut off "
+                   "(the last line could hold a wrong value)",
+                   ps->lineno);
+}
+
+/* parse_text_line checks and parses the line [start, nl), nl pointing at its '\n'. */
+static int parse_text_line(struct parser *ps, const char *start, const char *nl)
+{
+    const char *lend = nl;
+    if (lend > start && lend[-1] == '\r')
+        lend--;
+    if ((size_t)(lend - start) > ps->lim.max_line)
+        return err_set(ps->e, ERR_INVALID, "line %zu: longer than the limit of %zu bytes",
+                       ps->lineno, ps->lim.max_line);
+    if (memchr(start, '\0', (size_t)(lend - start)) != NULL)
+        return err_set(ps->e, ERR_INVALID, "line %zu: contains a NUL byte: not metrics text",
+                       ps->lineno);
+    ps->line = ps->p = start;
+    ps->end = lend;
+    return parse_line(ps);
+}
+
 int prom_parse(const char *text, size_t len, const struct prom_limits *lim,
                struct prom_samples **out, struct err *e)
 {
@@ -492,14 +531,7 @@ int prom_parse(const char *text, size_t len, const struct prom_limits *lim,
     struct parser ps = {.e = e};
     if (lim)
         ps.lim = *lim;
-    if (ps.lim.max_body == 0)
-        ps.lim.max_body = PROM_MAX_BODY_DEFAULT;
-    if (ps.lim.max_line == 0)
-        ps.lim.max_line = PROM_MAX_LINE_DEFAULT;
-    if (ps.lim.max_series <= 0)
-        ps.lim.max_series = PROM_MAX_SERIES_DEFAULT;
-    if (ps.lim.max_labels <= 0)
-        ps.lim.max_labels = PROM_MAX_LABELS_DEFAULT;
+    apply_defaults(&ps.lim);
     if (len > ps.lim.max_body)
         return err_set(e, ERR_INVALID, "metrics text is %zu bytes, more than the limit of %zu", len,
                        ps.lim.max_body);
@@ -514,28 +546,10 @@ int prom_parse(const char *text, size_t len, const struct prom_limits *lim,
         const char *start = text + pos;
         const char *nl = memchr(start, '\n', len - pos);
         if (nl == NULL) {
-            rc = err_set(e, ERR_INVALID,
-                         "line %zu: the text ends without a newline: the body was cut off "
-                         "(the last line could hold a wrong value)",
-                         ps.lineno);
+            rc = cut_off(&ps);
             goto out;
         }
-        const char *lend = nl;
-        if (lend > start && lend[-1] == '\r')
-            lend--;
-        if ((size_t)(lend - start) > ps.lim.max_line) {
-            rc = err_set(e, ERR_INVALID, "line %zu: longer than the limit of %zu bytes", ps.lineno,
-                         ps.lim.max_line);
-            goto out;
-        }
-        if (memchr(start, '\0', (size_t)(lend - start)) != NULL) {
-            rc = err_set(e, ERR_INVALID, "line %zu: contains a NUL byte: not metrics text",
-                         ps.lineno);
-            goto out;
-        }
-        ps.line = ps.p = start;
-        ps.end = lend;
-        if ((rc = parse_line(&ps)) < 0)
+        if ((rc = parse_text_line(&ps, start, nl)) < 0)
             goto out;
         pos = (size_t)(nl - text) + 1;
     }
@@ -579,4 +593,165 @@ const char *prom_label_value(const struct prom_sample *x, const char *name)
         if (strcmp(x->labels[i].name, name) == 0)
             return x->labels[i].value;
     return NULL;
+}
+
+/* ---- the streaming reader ---- */
+
+struct prom_reader {
+    struct parser ps;
+    const char **names; /* borrowed from the caller */
+    int nnames;
+    double *sums;
+    bool *found;
+    struct buf partial; /* the line that a chunk ended in the middle of */
+    size_t total;       /* bytes fed */
+    int rc;             /* the first error; the reader refuses everything after it */
+    struct err err;
+};
+
+struct prom_reader *prom_reader_new(const char *const *names, int nnames,
+                                    const struct prom_limits *lim)
+{
+    if (nnames < 0 || (nnames > 0 && names == NULL))
+        return NULL;
+    struct prom_reader *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->names = (const char **)names;
+    r->nnames = nnames;
+    r->sums = calloc((size_t)nnames + 1, sizeof *r->sums);
+    r->found = calloc((size_t)nnames + 1, sizeof *r->found);
+    if (r->sums == NULL || r->found == NULL) {
+        prom_reader_free(r);
+        return NULL;
+    }
+    if (lim)
+        r->ps.lim = *lim;
+    apply_defaults(&r->ps.lim);
+    r->ps.e = &r->err;
+    return r;
+}
+
+void prom_reader_free(struct prom_reader *r)
+{
+    if (r == NULL)
+        return;
+    buf_free(&r->ps.pool);
+    free(r->ps.samples);
+    free(r->ps.labels);
+    buf_free(&r->partial);
+    free(r->sums);
+    free(r->found);
+    free(r);
+}
+
+static int reader_fail(struct prom_reader *r, int rc, struct err *e)
+{
+    r->rc = rc;
+    if (e != NULL)
+        *e = r->err;
+    return rc;
+}
+
+/* One complete line: parse it, add its sample to the sums asked for, forget it. */
+static int reader_line(struct prom_reader *r, const char *start, const char *nl)
+{
+    struct parser *ps = &r->ps;
+    ps->lineno++;
+    int rc = parse_text_line(ps, start, nl);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < ps->nsamples; i++) {
+        const char *name = ps->pool.data + ps->samples[i].name;
+        for (int k = 0; k < r->nnames; k++) {
+            if (r->names[k] != NULL && strcmp(r->names[k], name) == 0) {
+                r->sums[k] += ps->samples[i].value;
+                r->found[k] = true;
+            }
+        }
+    }
+    ps->nsamples = 0;
+    ps->nlabels = 0;
+    buf_reset(&ps->pool);
+    return 0;
+}
+
+int prom_reader_feed(struct prom_reader *r, const char *data, size_t len, struct err *e)
+{
+    if (r == NULL || (data == NULL && len > 0))
+        return err_set(e, ERR_INVALID, "prom_reader_feed: NULL argument");
+    if (r->rc != 0) {
+        if (e != NULL)
+            *e = r->err;
+        return r->rc;
+    }
+    if (len > r->ps.lim.max_body - r->total) {
+        err_set(&r->err, ERR_INVALID, "metrics text is more than the limit of %zu bytes",
+                r->ps.lim.max_body);
+        return reader_fail(r, ERR_INVALID, e);
+    }
+    r->total += len;
+    /* A line is at most max_line bytes plus a '\r': a longer tail is refused before it
+     * is kept, so a line without end costs no more than the limit. */
+    size_t keep_max = r->ps.lim.max_line + 1;
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t upto = nl ? (size_t)(nl - data) : len;
+        int rc = 0;
+        if (r->partial.len + upto > keep_max) {
+            err_set(&r->err, ERR_INVALID, "line %zu: longer than the limit of %zu bytes",
+                    r->ps.lineno + 1, r->ps.lim.max_line);
+            return reader_fail(r, ERR_INVALID, e);
+        }
+        if (nl == NULL) {
+            if (buf_append(&r->partial, data, len) < 0) {
+                err_set(&r->err, ERR_NOMEM, "out of memory reading metrics");
+                return reader_fail(r, ERR_NOMEM, e);
+            }
+            return 0;
+        }
+        if (r->partial.len > 0) {
+            if (buf_append(&r->partial, data, upto) < 0) {
+                err_set(&r->err, ERR_NOMEM, "out of memory reading metrics");
+                return reader_fail(r, ERR_NOMEM, e);
+            }
+            rc = reader_line(r, r->partial.data, r->partial.data + r->partial.len);
+            buf_reset(&r->partial);
+        } else {
+            rc = reader_line(r, data, nl);
+        }
+        if (rc < 0)
+            return reader_fail(r, rc, e);
+        data = nl + 1;
+        len -= upto + 1;
+    }
+    return 0;
+}
+
+int prom_reader_finish(struct prom_reader *r, struct err *e)
+{
+    if (r == NULL)
+        return err_set(e, ERR_INVALID, "prom_reader_finish: NULL reader");
+    if (r->rc == 0 && r->partial.len > 0) {
+        r->ps.lineno++;
+        cut_off(&r->ps);
+        return reader_fail(r, ERR_INVALID, e);
+    }
+    if (r->rc != 0 && e != NULL)
+        *e = r->err;
+    return r->rc;
+}
+
+void prom_reader_sum(const struct prom_reader *r, int i, double *sum, bool *found)
+{
+    bool ok = r != NULL && i >= 0 && i < r->nnames;
+    if (sum)
+        *sum = ok ? r->sums[i] : 0;
+    if (found)
+        *found = ok && r->found[i];
+}
+
+size_t prom_reader_bytes(const struct prom_reader *r)
+{
+    return r ? r->total : 0;
 }

@@ -12,7 +12,7 @@
 
 /* Defaults used when prom_parse gets no limits. A member's scrape is a few hundred
  * KiB at most; these only stop a broken or hostile endpoint from eating memory. */
-#define PROM_MAX_BODY_DEFAULT   (8u << 20)  /* bytes of text */
+#define PROM_MAX_BODY_DEFAULT   (4u << 20)  /* bytes of text */
 #define PROM_MAX_LINE_DEFAULT   (64u << 10) /* bytes per line, '\n' excluded */
 #define PROM_MAX_SERIES_DEFAULT 200000      /* samples in one body */
 #define PROM_MAX_LABELS_DEFAULT 64          /* labels on one sample */
@@ -62,6 +62,28 @@ void prom_samples_free(struct prom_samples *s);
  * of the family, whatever its labels; no _total/_created suffix guessing). *found tells
  * whether any sample matched; *sum is 0 when none did, and NaN if any value is NaN. */
 void prom_sum(const struct prom_samples *s, const char *name, double *sum, bool *found);
+
+/* prom_reader: the same parser fed chunk by chunk as a body arrives, keeping only the sums
+ * of the metric families it was asked for. It holds one unfinished line (at most
+ * max_line bytes) and nothing of the lines before it, so reading a member's metrics costs
+ * the same memory whatever the size of its body. It accepts and refuses exactly what
+ * prom_parse does, with the same messages, and its sums equal prom_sum's.
+ *
+ * prom_reader_new copies nothing: names[0..nnames) must outlive the reader. Returns
+ * NULL when out of memory or given a bad count. Caller frees with prom_reader_free. */
+struct prom_reader;
+struct prom_reader *prom_reader_new(const char *const *names, int nnames,
+                                    const struct prom_limits *lim);
+/* prom_reader_feed parses what data[0..len) completes. 0, or the first error (ERR_INVALID
+ * naming the line, ERR_NOMEM); after an error every call returns it again. */
+int prom_reader_feed(struct prom_reader *r, const char *data, size_t len, struct err *e);
+/* prom_reader_finish says the body ended: ERR_INVALID when it ended inside a line (cut
+ * off), the first error if there was one, else 0. */
+int prom_reader_finish(struct prom_reader *r, struct err *e);
+/* The sum of names[i] over every series seen (prom_sum's rules); *found false when none. */
+void prom_reader_sum(const struct prom_reader *r, int i, double *sum, bool *found);
+size_t prom_reader_bytes(const struct prom_reader *r); /* bytes fed so far */
+void prom_reader_free(struct prom_reader *r);
 
 /* prom_label_value returns the value of label `name` on sample x (borrowed), or NULL. */
 const char *prom_label_value(const struct prom_sample *x, const char *name);

@@ -1,8 +1,8 @@
 /* scrape.c — concurrent, bounded GETs of members' metrics endpoints; see scrape.h.
  * libcurl enforces each scrape's timeout; the loop here also keeps its own deadline
- * per scrape so that nothing can hold a reconcile longer than the timeout. */
+ * per scrape so that nothing can hold a reconcile longer than the timeout. Each body
+ * goes through a prom_reader as it arrives, so no body is ever held whole. */
 #include "health/scrape.h"
-#include "base/buf.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -22,10 +22,14 @@ struct xfer {
     CURL *h;
     struct scrape_result *res;
     const struct scrape_target *t;
-    struct buf body;
+    struct prom_reader *reader; /* NULL until the scrape starts */
+    size_t got;                 /* body bytes received, any status */
     size_t max_body;
+    bool status_checked; /* the first body byte arrived: status read */
+    bool not_ok;         /* status other than 200: the body is not read */
     bool too_big;
-    bool oom;
+    bool bad_text; /* the reader refused the text; parse_err says why */
+    struct err parse_err;
     double t0;       /* monotonic seconds when started */
     long timeout_ms; /* this scrape's share of the call's budget */
     char errbuf[CURL_ERROR_SIZE];
@@ -84,13 +88,22 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct xfer *x = ud;
     size_t n = size * nmemb;
-    if (x->body.len + n > x->max_body) {
+    if (!x->status_checked) {
+        long status = 0;
+        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+        x->status_checked = true;
+        x->not_ok = status != 200;
+    }
+    if (n > x->max_body - x->got) {
         x->too_big = true;
         return 0; /* aborts the transfer: the endpoint is not serving sane metrics */
     }
-    if (buf_append(&x->body, ptr, n) < 0) {
-        x->oom = true;
-        return 0;
+    x->got += n;
+    if (x->not_ok)
+        return n; /* an error page: read (bounded) so the connection ends cleanly, never parsed */
+    if (prom_reader_feed(x->reader, ptr, n, &x->parse_err) < 0) {
+        x->bad_text = true;
+        return 0; /* the rest cannot make it metrics text again */
     }
     return n;
 }
@@ -136,18 +149,9 @@ static void finish(struct xfer *x, CURLcode cc, bool forced, const struct scrape
 {
     struct scrape_result *r = x->res;
     r->seconds = mono_now() - x->t0;
-    if (!forced && cc == CURLE_OK) {
+    r->body_len = x->got;
+    if (x->h != NULL)
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &r->status);
-        if (x->body.data == NULL && buf_append(&x->body, "", 0) < 0) {
-            r->rc = ERR_NOMEM;
-            snprintf(r->error, sizeof r->error, "out of memory reading %s", r->url);
-            return;
-        }
-        r->body_len = x->body.len;
-        r->body = buf_steal(&x->body);
-        r->rc = 0;
-        return;
-    }
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
     if (forced || cc == CURLE_OPERATION_TIMEDOUT) {
         r->rc = ERR_TIMEOUT;
@@ -157,13 +161,32 @@ static void finish(struct xfer *x, CURLcode cc, bool forced, const struct scrape
         r->rc = ERR_INVALID;
         snprintf(r->error, sizeof r->error, "%s sent a body larger than %zu bytes", r->url,
                  o->max_body);
-    } else if (x->oom) {
-        r->rc = ERR_NOMEM;
-        snprintf(r->error, sizeof r->error, "out of memory reading %s", r->url);
-    } else {
+    } else if (x->bad_text) {
+        r->rc = x->parse_err.code == ERR_NOMEM ? ERR_NOMEM : ERR_INVALID;
+        snprintf(r->error, sizeof r->error, "metrics from %s: %s", r->url, x->parse_err.msg);
+    } else if (cc != CURLE_OK) {
         r->rc = ERR_IO;
         snprintf(r->error, sizeof r->error, "GET %s failed: %s", r->url, why);
+    } else if (r->status != 200) {
+        r->rc = ERR_IO;
+        snprintf(r->error, sizeof r->error, "GET %s answered HTTP %ld, expected 200", r->url,
+                 r->status);
+    } else if (prom_reader_finish(x->reader, &x->parse_err) < 0) {
+        r->rc = ERR_INVALID;
+        snprintf(r->error, sizeof r->error, "metrics from %s: %s", r->url, x->parse_err.msg);
+    } else {
+        r->values = calloc((size_t)o->nmetrics + 1, sizeof *r->values);
+        if (r->values == NULL) {
+            r->rc = ERR_NOMEM;
+            snprintf(r->error, sizeof r->error, "out of memory reading %s", r->url);
+        } else {
+            for (int k = 0; k < o->nmetrics; k++)
+                prom_reader_sum(x->reader, k, &r->values[k].sum, &r->values[k].found);
+            r->rc = 0;
+        }
     }
+    prom_reader_free(x->reader);
+    x->reader = NULL;
 }
 
 int scrape_all(const struct scrape_target *targets, int n, const struct scrape_opts *opts,
@@ -182,7 +205,13 @@ int scrape_all(const struct scrape_target *targets, int n, const struct scrape_o
     if (o.timeout_ms <= 0)
         o.timeout_ms = SCRAPE_TIMEOUT_MS_DEFAULT;
     if (o.max_body == 0)
-        o.max_body = PROM_MAX_BODY_DEFAULT;
+        o.max_body = SCRAPE_MAX_BODY_DEFAULT;
+    if (o.nmetrics < 0 || (o.nmetrics > 0 && o.metrics == NULL))
+        return err_set(e, ERR_INVALID, "scrape_all: %d metrics given without names", o.nmetrics);
+    struct prom_limits lim = {0};
+    if (o.limits != NULL)
+        lim = *o.limits;
+    lim.max_body = o.max_body;
     if (o.max_parallel <= 0)
         o.max_parallel = SCRAPE_MAX_PARALLEL_DEFAULT;
 
@@ -246,6 +275,11 @@ int scrape_all(const struct scrape_target *targets, int n, const struct scrape_o
                 finished++;
                 continue;
             }
+            x->reader = prom_reader_new(o.metrics, o.nmetrics, &lim);
+            if (x->reader == NULL) {
+                rc = err_set(e, ERR_NOMEM, "out of memory starting %d scrapes", n);
+                goto out;
+            }
             if (xfer_setup(x, &o, hdrs) < 0 || curl_multi_add_handle(multi, x->h) != CURLM_OK) {
                 rc = err_set(e, ERR_IO, "libcurl could not start a scrape of %s", x->res->url);
                 goto out;
@@ -269,8 +303,8 @@ int scrape_all(const struct scrape_target *targets, int n, const struct scrape_o
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
             struct xfer *x = (struct xfer *)priv;
             CURLcode cc = msg->data.result;
-            finish(x, cc, false, &o);
             curl_multi_remove_handle(multi, x->h);
+            finish(x, cc, false, &o);
             curl_easy_cleanup(x->h);
             x->h = NULL;
             active--;
@@ -282,8 +316,8 @@ int scrape_all(const struct scrape_target *targets, int n, const struct scrape_o
             struct xfer *x = &xs[i];
             if (x->h == NULL || now - x->t0 < (double)(x->timeout_ms + SCRAPE_GRACE_MS) / 1000.0)
                 continue;
-            finish(x, CURLE_OPERATION_TIMEDOUT, true, &o);
             curl_multi_remove_handle(multi, x->h);
+            finish(x, CURLE_OPERATION_TIMEDOUT, true, &o);
             curl_easy_cleanup(x->h);
             x->h = NULL;
             active--;
@@ -305,7 +339,7 @@ out:
             curl_multi_remove_handle(multi, xs[i].h);
             curl_easy_cleanup(xs[i].h);
         }
-        buf_free(&xs[i].body);
+        prom_reader_free(xs[i].reader);
     }
     free(xs);
     if (multi)
@@ -318,26 +352,8 @@ void scrape_results_free(struct scrape_result *results, int n)
 {
     for (int i = 0; results && i < n; i++) {
         free(results[i].url);
-        free(results[i].body);
-        results[i].url = results[i].body = NULL;
-        results[i].body_len = 0;
+        free(results[i].values);
+        results[i].url = NULL;
+        results[i].values = NULL;
     }
-}
-
-int scrape_parse(const struct scrape_result *r, const struct prom_limits *lim,
-                 struct prom_samples **out, struct err *e)
-{
-    if (out)
-        *out = NULL;
-    if (r == NULL || out == NULL)
-        return err_set(e, ERR_INVALID, "scrape_parse: NULL argument");
-    if (r->rc != 0)
-        return err_set(e, r->rc, "%s", r->error[0] ? r->error : "the scrape failed");
-    if (r->status != 200)
-        return err_set(e, ERR_IO, "GET %s answered HTTP %ld, expected 200", r->url ? r->url : "",
-                       r->status);
-    int rc = prom_parse(r->body, r->body_len, lim, out, e);
-    if (rc < 0)
-        err_prefix(e, "metrics from %s", r->url ? r->url : "");
-    return rc;
 }

@@ -267,7 +267,7 @@ START_TEST(test_limits)
 }
 END_TEST
 
-/* A body over the default 8 MiB cap is refused before any parsing. */
+/* A body over the default 4 MiB cap is refused before any parsing. */
 START_TEST(test_huge_body)
 {
     size_t len = PROM_MAX_BODY_DEFAULT + 1;
@@ -279,8 +279,8 @@ START_TEST(test_huge_body)
     struct err e = {0};
     ck_assert_int_eq(prom_parse(big, len, NULL, &s, &e), ERR_INVALID);
     ck_assert_ptr_null(s);
-    ck_assert_msg(strstr(e.msg, "more than the limit of 8388608") != NULL, "%s", e.msg);
-    /* just under the cap, but 2M series: the series limit stops it */
+    ck_assert_msg(strstr(e.msg, "more than the limit of 4194304") != NULL, "%s", e.msg);
+    /* just under the cap, but 1M series: the series limit stops it */
     ck_assert_int_eq(prom_parse(big, len - 5, NULL, &s, &e), ERR_INVALID);
     ck_assert_msg(strstr(e.msg, "more than 200000 series") != NULL, "%s", e.msg);
     free(big);
@@ -540,6 +540,99 @@ START_TEST(test_null_args)
 }
 END_TEST
 
+/* The streaming reader, fed in pieces of every size from 1 byte to the whole text,
+ * accepts and refuses exactly what prom_parse does, with the same message, and its
+ * sums are prom_sum's. */
+static void reader_matches(const char *text, size_t len, const struct prom_limits *lim)
+{
+    static const char *const names[] = {
+        "a", "b", "foo", "kafka_server_replicamanager_underreplicatedpartitions", "x"};
+    const int nn = 5;
+    struct prom_samples *s = NULL;
+    struct err pe = {0};
+    int prc = prom_parse(text, len, lim, &s, &pe);
+    size_t steps[] = {1, 2, 3, 7, 64, len ? len : 1};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        struct prom_reader *r = prom_reader_new(names, nn, lim);
+        ck_assert_ptr_nonnull(r);
+        struct err re = {0};
+        int rrc = 0;
+        for (size_t off = 0; off < len && rrc == 0; off += steps[k]) {
+            size_t n = len - off < steps[k] ? len - off : steps[k];
+            rrc = prom_reader_feed(r, text + off, n, &re);
+        }
+        if (rrc == 0)
+            rrc = prom_reader_finish(r, &re);
+        ck_assert_msg(rrc == prc, "step %zu: reader %d (%s), parser %d (%s)", steps[k], rrc, re.msg,
+                      prc, pe.msg);
+        if (prc != 0) {
+            ck_assert_str_eq(re.msg, pe.msg);
+        } else {
+            ck_assert_uint_eq(prom_reader_bytes(r), len);
+            for (int i = 0; i < nn; i++) {
+                double a, b;
+                bool fa, fb;
+                prom_sum(s, names[i], &a, &fa);
+                prom_reader_sum(r, i, &b, &fb);
+                ck_assert_int_eq(fa, fb);
+                ck_assert_msg((isnan(a) && isnan(b)) || a == b, "%s: %g vs %g", names[i], a, b);
+            }
+        }
+        prom_reader_free(r);
+    }
+    prom_samples_free(s);
+}
+
+START_TEST(test_reader_valid)
+{
+    reader_matches(valid[_i].text, strlen(valid[_i].text), NULL);
+}
+END_TEST
+
+START_TEST(test_reader_bad)
+{
+    const struct bad_case *c = &bad[_i];
+    reader_matches(c->text, c->len ? c->len : strlen(c->text), NULL);
+}
+END_TEST
+
+START_TEST(test_reader_limits)
+{
+    const struct limit_case *c = &limits[_i];
+    if (c->lim.max_body != 0)
+        return; /* the parser refuses a long body up front, the reader once it is passed */
+    reader_matches(c->text, strlen(c->text), &c->lim);
+}
+END_TEST
+
+/* A body over the cap is refused as soon as it is passed; a line without end is refused
+ * once it is longer than a line may be, not kept. */
+START_TEST(test_reader_caps)
+{
+    static const char *const names[] = {"a"};
+    struct prom_limits lim = {.max_body = 12, .max_line = 8};
+    struct prom_reader *r = prom_reader_new(names, 1, &lim);
+    struct err e = {0};
+    ck_assert_int_eq(prom_reader_feed(r, "a 1\nb 2\n", 8, &e), 0);
+    ck_assert_int_eq(prom_reader_feed(r, "c 3\nd", 5, &e), ERR_INVALID);
+    ck_assert_msg(strstr(e.msg, "more than the limit of 12 bytes") != NULL, "%s", e.msg);
+    ck_assert_int_eq(prom_reader_feed(r, "x", 1, &e), ERR_INVALID); /* sticky */
+    ck_assert_int_eq(prom_reader_finish(r, &e), ERR_INVALID);
+    prom_reader_free(r);
+    lim.max_body = 0;
+    r = prom_reader_new(names, 1, &lim);
+    ck_assert_int_eq(prom_reader_feed(r, "aaaa", 4, &e), 0);
+    ck_assert_int_eq(prom_reader_feed(r, "aaaa", 4, &e), 0);
+    ck_assert_int_eq(prom_reader_feed(r, "a", 1, &e), 0); /* 9: room for a '\r' */
+    ck_assert_int_eq(prom_reader_feed(r, "a", 1, &e), ERR_INVALID);
+    ck_assert_msg(strstr(e.msg, "line 1: longer than the limit of 8 bytes") != NULL, "%s", e.msg);
+    prom_reader_free(r);
+    ck_assert_ptr_null(prom_reader_new(NULL, 2, NULL));
+    ck_assert_int_eq(prom_reader_feed(NULL, "", 0, &e), ERR_INVALID);
+    prom_reader_free(NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("health_promtext");
@@ -553,6 +646,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_truncated);
     tcase_add_test(tc, test_fuzz);
     tcase_add_test(tc, test_null_args);
+    tcase_add_loop_test(tc, test_reader_valid, 0, sizeof valid / sizeof valid[0]);
+    tcase_add_loop_test(tc, test_reader_bad, 0, sizeof bad / sizeof bad[0]);
+    tcase_add_loop_test(tc, test_reader_limits, 0, sizeof limits / sizeof limits[0]);
+    tcase_add_test(tc, test_reader_caps);
     suite_add_tcase(s, tc);
     return s;
 }
