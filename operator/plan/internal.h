@@ -100,6 +100,10 @@ int plan_sync_pods(struct pctx *c, struct err *e);
  * member, metric and value (why may be NULL). */
 bool plan_gates_hold(const struct pctx *c, const struct pmember *m, char *why, size_t n);
 int plan_decide_roll(struct pctx *c, struct err *e);
+/* plan_cluster_unsafe: the first reason (into why) the cluster, leaving out member skip
+ * (may be NULL), cannot take one more member down: a wanted member without a pod, a pod
+ * not Ready, a gate that fails or cannot be read, a broker not RUNNING. False = safe. */
+bool plan_cluster_unsafe(struct pctx *c, const struct pmember *skip, char *why, size_t n);
 
 /* ---- resize.c ---- */
 int plan_decide_resize(struct pctx *c, struct err *e);

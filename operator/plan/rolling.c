@@ -96,11 +96,14 @@ static bool settling(struct pctx *c, char *why, size_t n)
     return false;
 }
 
-/* The first reason the cluster is not safe to take one more member down, or false. */
-static bool cluster_unsafe(struct pctx *c, char *why, size_t n)
+/* The first reason the cluster, leaving out member `skip` (may be NULL), is not safe
+ * to take one more member down, or false. */
+bool plan_cluster_unsafe(struct pctx *c, const struct pmember *skip, char *why, size_t n)
 {
     for (int i = 0; i < c->nm; i++) {
         const struct pmember *m = &c->m[i];
+        if (m == skip)
+            continue;
         if (m->wanted && m->pod == NULL) {
             snprintf(why, n, "member %s has no pod yet", m->name);
             return true;
@@ -116,12 +119,14 @@ static bool cluster_unsafe(struct pctx *c, char *why, size_t n)
         }
     }
     for (int i = 0; i < c->nm; i++)
-        if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
+        if (&c->m[i] != skip && c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
             return true;
     /* A broker that says it is not serving (starting, shutting down) is not healthy,
      * whatever its other metrics say: they may be the last words of a dying process. */
     for (int i = 0; i < c->nm; i++) {
         const struct plan_member_health *h = c->m[i].health;
+        if (&c->m[i] == skip)
+            continue;
         if (c->m[i].pod != NULL && h != NULL && h->scraped && h->broker_state.present &&
             h->broker_state.value != PLAN_BROKER_STATE_RUNNING) {
             snprintf(why, n,
@@ -223,7 +228,7 @@ int plan_decide_roll(struct pctx *c, struct err *e)
         const cJSON *prev = plan_prev_condition(c->psc, "Rolling");
         const char *pst = plan_jstr(prev, "status", (const char *)NULL);
         if (pst != NULL && strcmp(pst, "True") == 0 && !c->invalid &&
-            (settling(c, why, sizeof why) || cluster_unsafe(c, why, sizeof why))) {
+            (settling(c, why, sizeof why) || plan_cluster_unsafe(c, NULL, why, sizeof why))) {
             snprintf(msg, sizeof msg,
                      "Every member runs revision %s; the roll ends when every "
                      "member is Ready and every gate holds: %s.",
@@ -272,8 +277,11 @@ int plan_decide_roll(struct pctx *c, struct err *e)
         return 0;
     }
 
-    /* A member that is already down is restarted first: it cannot make things worse.
-     * Except one recovering its logs: restarting it would start recovery from zero. */
+    /* A member that is already down is restarted first: it cannot make things worse —
+     * but only while every other member is Ready and the gates hold there, or a member
+     * that blinked while another is still coming back would make two down. A pod that
+     * has ended (Failed/Succeeded) is down for good and is always replaced. Never one
+     * recovering its logs: restarting it would start recovery from zero. */
     const struct pmember *waiting = NULL;
     for (int i = 0; i < c->nm; i++) {
         const struct pmember *m = &c->m[i];
@@ -284,10 +292,20 @@ int plan_decide_roll(struct pctx *c, struct err *e)
                 waiting = m;
             continue;
         }
+        if (!m->dead && plan_cluster_unsafe(c, m, why, sizeof why))
+            return blocked(c, m->name, why);
+        if (!m->dead && settling(c, why, sizeof why)) {
+            snprintf(msg, sizeof msg,
+                     "Restarting members onto revision %s (%d of %d up to date): %s before %s "
+                     "restarts.",
+                     c->revision, done, total, why, m->name);
+            plan_cond_set(&c->rolling, true, "RollInProgress", msg);
+            return 0;
+        }
         restart_reason(c, m, why, sizeof why);
         snprintf(reason, sizeof reason,
-                 "%s; it is not Ready, so restarting it first cannot make "
-                 "things worse",
+                 "%s; it is not Ready and every other member is, so restarting it first "
+                 "cannot make things worse",
                  why);
         return restart(c, m, reason, done, total);
     }
@@ -312,7 +330,7 @@ int plan_decide_roll(struct pctx *c, struct err *e)
         plan_cond_set(&c->rolling, true, "RollInProgress", msg);
         return 0;
     }
-    if (cluster_unsafe(c, why, sizeof why))
+    if (plan_cluster_unsafe(c, NULL, why, sizeof why))
         return blocked(c, next->name, why);
     restart_reason(c, next, why, sizeof why);
     return restart(c, next, why, done, total);

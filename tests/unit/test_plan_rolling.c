@@ -195,19 +195,58 @@ START_TEST(test_block_reasons)
 }
 END_TEST
 
-/* A member that is not Ready and needs a restart goes first, whatever the gates say. */
+/* A member that is not Ready and needs a restart goes first, but only while every other
+ * member is Ready and the gates hold there. */
 START_TEST(test_not_ready_member_first)
 {
     struct tk t;
     setup_roll(&t, 3);
     tk_pod_ready(&t, "orders-2", false);
     t.health[2].scraped = false;
-    t.gates[0][0].value = 7; /* gates fail elsewhere too */
+    t.gates[0][0].value = 7; /* a gate fails on another member: nothing restarts */
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->restart.set, 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollBlocked");
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"), "orders-0"));
+    t.gates[0][0].value = 0;
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->restart.set, 1);
     ck_assert_str_eq(t.plan->restart.pod, "orders-2");
     ck_assert_int_eq(t.plan->restart.ordinal, 2);
     ck_assert_ptr_nonnull(strstr(t.plan->restart.reason, "not Ready"));
+    tk_free(&t);
+}
+END_TEST
+
+/* Issue 11 #1: a roll restarts orders-0; while it is still starting, orders-2 (pending a
+ * restart) blinks not Ready. Nothing more is restarted until orders-0 is back: never two
+ * members down by ballast's hand. */
+START_TEST(test_blip_while_another_restarts)
+{
+    struct tk t;
+    setup_roll(&t, 5);
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_str_eq(t.plan->restart.pod, "orders-0");
+    tk_apply(&t); /* orders-0 deleted */
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_ptr_nonnull(tk_action(t.plan, PLAN_CREATE, PLAN_POD, "orders-0"));
+    ck_assert_int_eq(t.plan->restart.set, 0);
+    tk_apply(&t); /* orders-0 recreated, Pending */
+    t.health[0].scraped = false;
+    tk_pod_ready(&t, "orders-2", false);
+    for (int pass = 0; pass < 3; pass++) {
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_eq(t.plan->restart.set, 0);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 0);
+        tk_apply(&t);
+        t.now += 10;
+    }
+    /* orders-0 is back and settled: now orders-2, still not Ready, goes first */
+    tk_pod_ready(&t, "orders-0", true);
+    t.health[0].scraped = true;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->restart.set, 1);
+    ck_assert_str_eq(t.plan->restart.pod, "orders-2");
     tk_free(&t);
 }
 END_TEST
@@ -562,6 +601,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_gate_blocks_then_proceeds);
     tcase_add_test(tc, test_block_reasons);
     tcase_add_test(tc, test_not_ready_member_first);
+    tcase_add_test(tc, test_blip_while_another_restarts);
     tcase_add_test(tc, test_recovering_broker_waits);
     tcase_add_test(tc, test_missing_pod_recreated_during_blocked_roll);
     tcase_add_test(tc, test_stuck_roll_never_proceeds);
