@@ -1,6 +1,6 @@
 /* act.c — executes plans against the API server; see act.h. Every call here is a
  * write, so each is logged as one structured line, and each failure says which
- * object and what the API server answered. */
+ * object and what the API server answered — in the log, in status and in an Event. */
 #include "act/act.h"
 
 #include <inttypes.h>
@@ -28,80 +28,307 @@ const struct kube_res *act_resource(enum plan_kind k)
     return NULL;
 }
 
+/* ---- the kube-backed act_api ---- */
+
+static int k_get(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                 struct kube_resp *r)
+{
+    return kube_get(ud, res, ns, name, r);
+}
+
+static int k_create(void *ud, const struct kube_res *res, const char *ns, const cJSON *obj,
+                    struct kube_resp *r)
+{
+    return kube_create(ud, res, ns, obj, r);
+}
+
+static int k_update(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                    const cJSON *obj, struct kube_resp *r)
+{
+    return kube_update(ud, res, ns, name, obj, r);
+}
+
+static int k_update_status(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                           const cJSON *obj, struct kube_resp *r)
+{
+    return kube_update_status(ud, res, ns, name, obj, r);
+}
+
+static int k_del(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                 const struct kube_delete_opts *o, struct kube_resp *r)
+{
+    return kube_delete(ud, res, ns, name, o, r);
+}
+
+static int k_evict(void *ud, const char *ns, const char *name, const char *uid,
+                   struct kube_resp *r)
+{
+    struct buf path = {0};
+    memset(r, 0, sizeof *r);
+    if (kube_path(&path, &KUBE_PODS, ns, name, "eviction") != 0) {
+        snprintf(r->message, sizeof r->message, "bad pod name %s/%s", ns, name);
+        return ERR_INVALID;
+    }
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "apiVersion", "policy/v1");
+    cJSON_AddStringToObject(ev, "kind", "Eviction");
+    cJSON *md = cJSON_AddObjectToObject(ev, "metadata");
+    cJSON_AddStringToObject(md, "name", name);
+    cJSON_AddStringToObject(md, "namespace", ns);
+    if (uid != NULL) {
+        cJSON *pre = cJSON_AddObjectToObject(cJSON_AddObjectToObject(ev, "deleteOptions"),
+                                             "preconditions");
+        cJSON_AddStringToObject(pre, "uid", uid);
+    }
+    char *body = cJSON_PrintUnformatted(ev);
+    cJSON_Delete(ev);
+    int rc;
+    if (body == NULL) {
+        snprintf(r->message, sizeof r->message, "out of memory");
+        rc = ERR_NOMEM;
+    } else {
+        rc = kube_request(ud, "POST", path.data, NULL, "application/json", body, r);
+    }
+    free(body);
+    buf_free(&path);
+    return rc;
+}
+
+void act_api_kube(struct act_api *api, struct kube_client *c, int (*leading)(void *), void *ud)
+{
+    *api = (struct act_api){.ud = c,
+                            .get = k_get,
+                            .create = k_create,
+                            .update = k_update,
+                            .update_status = k_update_status,
+                            .del = k_del,
+                            .evict = k_evict,
+                            .leading = leading,
+                            .leading_ud = ud};
+}
+
+/* ---- helpers ---- */
+
 static void psc_key(const struct psc *psc, char *out, size_t n)
 {
     snprintf(out, n, "%s/%s", psc->ns, psc->name);
 }
 
-/* One action. 404 on delete and 409/AlreadyExists on create mean the world already
- * is as wanted or moved on: not an error, but the caller requeues to re-read. */
-static int apply_action(struct kube_client *c, const struct psc *psc, const struct plan_action *a,
-                        struct act_result *res, struct err *e)
+static bool leading(const struct act_api *api)
+{
+    return api->leading == NULL || api->leading(api->leading_ud) != 0;
+}
+
+static const char *jstr(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b != NULL)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+/* Whether obj is this PSC's: its controller owner reference names the PSC's uid, or (a PVC,
+ * which outlives its PSC) it carries ballast's managed-by and instance labels. */
+static bool owned_by(const cJSON *obj, const struct psc *psc, enum plan_kind k)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    const cJSON *ref;
+    cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(md, "ownerReferences"))
+    {
+        const char *uid = jstr(ref, "uid", NULL);
+        if (uid != NULL && psc->uid != NULL && strcmp(uid, psc->uid) == 0)
+            return true;
+    }
+    if (k != PLAN_PVC)
+        return false;
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
+    const char *by = jstr(labels, PSC_LABEL_MANAGED_BY, NULL);
+    const char *inst = jstr(labels, PSC_LABEL_INSTANCE, NULL);
+    return by != NULL && strcmp(by, "ballast") == 0 && inst != NULL &&
+           strcmp(inst, psc->name) == 0;
+}
+
+/* What one failure does to status: the condition it overrides and how. */
+struct override {
+    const char *type;   /* "Degraded", "Rolling" or "Resizing" */
+    const char *reason; /* ActionFailed, NameConflict, EvictionRefused */
+    char message[512];
+};
+
+struct pass {
+    const struct act_api *api;
+    const struct psc *psc;
+    struct act_result *res;
+    struct override ov[3]; /* at most one per condition type: the first failure wins */
+    int nov;
+    bool restart_refused;
+    char key[256];
+};
+
+static void add_override(struct pass *x, const char *type, const char *reason, const char *msg)
+{
+    for (int i = 0; i < x->nov; i++)
+        if (strcmp(x->ov[i].type, type) == 0)
+            return;
+    if (x->nov >= 3)
+        return;
+    struct override *o = &x->ov[x->nov++];
+    o->type = type;
+    o->reason = reason;
+    snprintf(o->message, sizeof o->message, "%s", msg);
+}
+
+static void api_text(const struct kube_resp *r, int rc, char *out, size_t n)
+{
+    if (r->status != 0)
+        snprintf(out, n, "%ld %s: %s", r->status, r->reason[0] ? r->reason : "Error",
+                 r->message[0] ? r->message : "(no message)");
+    else
+        snprintf(out, n, "%s", r->message[0] ? r->message : rc == ERR_TIMEOUT ? "timed out"
+                                                                               : "no answer");
+}
+
+static void failed(struct pass *x, const char *what, const struct kube_resp *r, int rc)
+{
+    char api[400], msg[512];
+    api_text(r, rc, api, sizeof api);
+    snprintf(msg, sizeof msg, "%s failed: %s.", what, api);
+    x->res->failed++;
+    if (x->res->failure[0] == '\0')
+        snprintf(x->res->failure, sizeof x->res->failure, "%s", msg);
+    log_warn("action failed", "psc", x->key, "action", what, "error", api);
+    char full[512];
+    snprintf(full, sizeof full, "%s failed: %s; ballast retries with back-off.", what, api);
+    add_override(x, "Degraded", "ActionFailed", full);
+}
+
+/* A create answered 409 AlreadyExists: ours in a stale cache, or a name taken by an
+ * object ballast does not own, which it never adopts nor overwrites. */
+static bool create_conflict(struct pass *x, const struct plan_action *a, const struct kube_res *r)
+{
+    struct kube_resp cur = {0};
+    int grc = x->api->get(x->api->ud, r, a->ns, a->name, &cur);
+    bool ours = grc == 0 && owned_by(cur.body, x->psc, a->kind);
+    kube_resp_free(&cur);
+    if (grc != 0 && grc != ERR_NOTFOUND)
+        return false; /* cannot tell: treat as not (yet) there, retry next pass */
+    if (ours || grc == ERR_NOTFOUND) {
+        x->res->conflict = true; /* stale cache (or gone again): re-read */
+        return ours;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "%s %s/%s exists but does not belong to this PSC; ballast never adopts it and "
+             "waits: delete or rename it.",
+             plan_kind_name(a->kind), a->ns, a->name);
+    x->res->name_conflicts++;
+    log_warn("name taken by an object ballast does not own", "psc", x->key, "kind",
+             plan_kind_name(a->kind), "name", a->name);
+    add_override(x, "Degraded", "NameConflict", msg);
+    return false;
+}
+
+static bool refused(const struct kube_resp *r, int rc)
+{
+    return rc == ERR_API && r->status == 429;
+}
+
+static void eviction_refused(struct pass *x, const char *type, const char *pod,
+                             const struct kube_resp *r)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "The eviction of pod %s is refused for now (%s); another voluntary disruption "
+             "holds the PodDisruptionBudget, and ballast tries again.",
+             pod, r->message[0] ? r->message : "429 TooManyRequests");
+    x->res->refused++;
+    if (x->res->requeue_after == 0 || x->res->requeue_after > 10)
+        x->res->requeue_after = 10;
+    log_info("eviction refused", "psc", x->key, "pod", pod, "reason", r->message);
+    add_override(x, type, "EvictionRefused", msg);
+}
+
+/* One action: true when it took effect (or the world already is as wanted). */
+static bool apply_action(struct pass *x, const struct plan_action *a)
 {
     const struct kube_res *r = act_resource(a->kind);
     struct kube_resp resp = {0};
-    char key[256];
+    char what[400];
     int rc;
+    bool ok = false;
 
-    psc_key(psc, key, sizeof key);
-    if (r == NULL)
-        return err_set(e, ERR_INVALID, "unknown object kind %d in plan", (int)a->kind);
+    snprintf(what, sizeof what, "%s %s %s/%s", plan_verb_name(a->verb), plan_kind_name(a->kind),
+             a->ns, a->name);
+    if (r == NULL || (a->verb == PLAN_EVICT && a->kind != PLAN_POD)) {
+        snprintf(resp.message, sizeof resp.message, "not a valid action");
+        failed(x, what, &resp, ERR_INVALID);
+        return false;
+    }
     switch (a->verb) {
     case PLAN_CREATE:
-        rc = kube_create(c, r, a->ns, a->object, &resp);
+        rc = x->api->create(x->api->ud, r, a->ns, a->object, &resp);
         break;
     case PLAN_UPDATE:
-        rc = kube_update(c, r, a->ns, a->name, a->object, &resp);
+        rc = x->api->update(x->api->ud, r, a->ns, a->name, a->object, &resp);
         break;
     case PLAN_DELETE: {
         struct kube_delete_opts o = {
             .precondition_uid = a->uid, .grace_seconds = -1, .propagation = "Background"};
-        rc = kube_delete(c, r, a->ns, a->name, &o, &resp);
+        rc = x->api->del(x->api->ud, r, a->ns, a->name, &o, &resp);
         break;
     }
+    case PLAN_EVICT:
+        rc = x->api->evict(x->api->ud, a->ns, a->name, a->uid, &resp);
+        break;
     default:
-        return err_set(e, ERR_INVALID, "unknown verb %d in plan", (int)a->verb);
+        rc = ERR_INVALID;
+        snprintf(resp.message, sizeof resp.message, "unknown verb %d", (int)a->verb);
+        break;
     }
-    res->writes++;
-    if (rc == 0 || (a->verb == PLAN_DELETE && rc == ERR_NOTFOUND)) {
-        res->applied++;
-        log_info("applied", "psc", key, "action", plan_verb_name(a->verb), "kind",
+    x->res->writes++;
+    if (rc == 0 || ((a->verb == PLAN_DELETE || a->verb == PLAN_EVICT) && rc == ERR_NOTFOUND)) {
+        log_info("applied", "psc", x->key, "action", plan_verb_name(a->verb), "kind",
                  plan_kind_name(a->kind), "name", a->name, "why", a->why);
-        rc = 0;
+        ok = true;
+    } else if (rc == ERR_CONFLICT && a->verb == PLAN_CREATE) {
+        ok = create_conflict(x, a, r);
     } else if (rc == ERR_CONFLICT) {
-        res->conflict = true;
-        log_info("conflict, will re-read", "psc", key, "action", plan_verb_name(a->verb), "kind",
-                 plan_kind_name(a->kind), "name", a->name, "reason", resp.reason);
-        rc = 0;
+        /* stale resourceVersion, or a uid precondition: the object moved on; re-read */
+        x->res->conflict = true;
+        log_info("conflict, will re-read", "psc", x->key, "action", plan_verb_name(a->verb),
+                 "kind", plan_kind_name(a->kind), "name", a->name, "reason", resp.reason);
+    } else if (a->verb == PLAN_EVICT && refused(&resp, rc)) {
+        eviction_refused(x, "Resizing", a->name, &resp);
     } else {
-        rc = kube_resp_err(e, rc, &resp, "%s %s %s/%s", plan_verb_name(a->verb),
-                           plan_kind_name(a->kind), a->ns, a->name);
+        failed(x, what, &resp, rc);
     }
     kube_resp_free(&resp);
-    return rc;
+    if (ok)
+        x->res->applied++;
+    return ok;
 }
 
-static int restart_member(struct kube_client *c, const struct psc *psc,
-                          const struct plan_restart *rs, struct act_result *res, struct err *e)
+static void restart_member(struct pass *x, const struct plan_restart *rs)
 {
     struct kube_resp resp = {0};
-    struct kube_delete_opts o = {.precondition_uid = rs->uid, .grace_seconds = -1};
-    char key[256];
-    psc_key(psc, key, sizeof key);
-    int rc = kube_delete(c, &KUBE_PODS, rs->ns, rs->pod, &o, &resp);
-    res->writes++;
+    int rc = x->api->evict(x->api->ud, rs->ns, rs->pod, rs->uid, &resp);
+    x->res->writes++;
     if (rc == 0 || rc == ERR_NOTFOUND) {
-        log_info("restarted member", "psc", key, "pod", rs->pod, "why", rs->reason);
-        rc = 0;
+        log_info("restarted member", "psc", x->key, "pod", rs->pod, "why", rs->reason);
+        x->res->applied++;
     } else if (rc == ERR_CONFLICT) {
-        /* The uid precondition failed: the pod was already replaced. */
-        res->conflict = true;
-        rc = 0;
+        x->res->conflict = true; /* the uid precondition failed: already replaced */
+        x->restart_refused = true;
+    } else if (refused(&resp, rc)) {
+        eviction_refused(x, "Rolling", rs->pod, &resp);
+        x->restart_refused = true;
     } else {
-        rc = kube_resp_err(e, rc, &resp, "restart member %s/%s", rs->ns, rs->pod);
+        char what[300];
+        snprintf(what, sizeof what, "evict Pod %s/%s (restart)", rs->ns, rs->pod);
+        failed(x, what, &resp, rc);
+        x->restart_refused = true;
     }
     kube_resp_free(&resp);
-    return rc;
 }
 
 static void rfc3339(time_t t, char out[32])
@@ -111,15 +338,17 @@ static void rfc3339(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int act_event(struct kube_client *c, const struct psc *psc, bool warning, const char *reason,
+int act_event(const struct act_api *api, const struct psc *psc, bool warning, const char *reason,
               const char *message, struct err *e)
 {
     char name[300], ts[32];
     struct timespec now;
+    static unsigned seq;
     clock_gettime(CLOCK_REALTIME, &now);
     /* Unique per event, as client-go's recorder does: <object>.<hex nanoseconds>. */
     snprintf(name, sizeof name, "%.200s.%" PRIx64, psc->name,
-             (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec);
+             (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec +
+                 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     rfc3339(now.tv_sec, ts);
 
     cJSON *ev = cJSON_CreateObject();
@@ -146,7 +375,7 @@ int act_event(struct kube_client *c, const struct psc *psc, bool warning, const 
     cJSON_AddStringToObject(src, "component", "ballast");
 
     struct kube_resp resp = {0};
-    int rc = kube_create(c, &KUBE_EVENTS, psc->ns, ev, &resp);
+    int rc = api->create(api->ud, &KUBE_EVENTS, psc->ns, ev, &resp);
     if (rc != 0) {
         rc = kube_resp_err(e, rc, &resp, "record event %s on %s/%s", reason, psc->ns, psc->name);
         log_warn("event not recorded", "error", e ? e->msg : "");
@@ -156,14 +385,19 @@ int act_event(struct kube_client *c, const struct psc *psc, bool warning, const 
     return rc;
 }
 
-int act_write_status(struct kube_client *c, const char *ns, const char *name, long long generation,
-                     const char *resource_version, const cJSON *status, struct err *e)
+int act_write_status(const struct act_api *api, const char *ns, const char *name,
+                     long long generation, const char *resource_version, const cJSON *status,
+                     struct err *e)
 {
     char *rv = resource_version ? strdup(resource_version) : NULL;
     int rc = ERR_CONFLICT;
 
     for (int attempt = 0; attempt < 3 && rc == ERR_CONFLICT; attempt++) {
         struct kube_resp resp = {0};
+        if (!leading(api)) {
+            rc = err_set(e, ERR_CANCELLED, "status of %s/%s not written: not leading", ns, name);
+            break;
+        }
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddStringToObject(obj, "apiVersion", PSC_API_VERSION);
         cJSON_AddStringToObject(obj, "kind", PSC_KIND);
@@ -173,7 +407,7 @@ int act_write_status(struct kube_client *c, const char *ns, const char *name, lo
         if (rv)
             cJSON_AddStringToObject(md, "resourceVersion", rv);
         cJSON_AddItemToObject(obj, "status", cJSON_Duplicate(status, 1));
-        rc = kube_update_status(c, &KUBE_PSCS, ns, name, obj, &resp);
+        rc = api->update_status(api->ud, &KUBE_PSCS, ns, name, obj, &resp);
         cJSON_Delete(obj);
         if (rc != ERR_CONFLICT) {
             if (rc != 0)
@@ -185,7 +419,7 @@ int act_write_status(struct kube_client *c, const char *ns, const char *name, lo
         /* 409: someone wrote the PSC since we read it. Re-read; if the spec moved on,
          * our status describes an old generation: leave it to the next pass. */
         struct kube_resp cur = {0};
-        int grc = kube_get(c, &KUBE_PSCS, ns, name, &cur);
+        int grc = api->get(api->ud, &KUBE_PSCS, ns, name, &cur);
         if (grc != 0) {
             rc = kube_resp_err(e, grc, &cur, "re-read %s/%s after a status conflict", ns, name);
             kube_resp_free(&cur);
@@ -194,7 +428,7 @@ int act_write_status(struct kube_client *c, const char *ns, const char *name, lo
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(cur.body, "metadata");
         const cJSON *gen = cJSON_GetObjectItemCaseSensitive(cmd, "generation");
         const cJSON *nrv = cJSON_GetObjectItemCaseSensitive(cmd, "resourceVersion");
-        if (!cJSON_IsNumber(gen) || (long long)gen->valuedouble != generation ||
+        if (!cJSON_IsNumber(gen) || gen->valuedouble != (double)generation ||
             !cJSON_IsString(nrv)) {
             kube_resp_free(&cur);
             rc = ERR_CONFLICT;
@@ -210,36 +444,178 @@ int act_write_status(struct kube_client *c, const char *ns, const char *name, lo
     return rc;
 }
 
-int act_execute(struct kube_client *c, const struct psc *psc, const struct plan *p,
-                struct act_result *res, struct err *e)
+static void strip_probe_times(cJSON *status)
 {
-    int rc = 0;
+    cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+    {
+        if (cJSON_IsObject(k))
+            cJSON_DeleteItemFromObjectCaseSensitive(k, "lastProbeTime");
+    }
+}
+
+bool act_status_differs(const cJSON *a, const cJSON *b)
+{
+    if (a == NULL || b == NULL)
+        return a != b;
+    cJSON *x = cJSON_Duplicate(a, true), *y = cJSON_Duplicate(b, true);
+    bool differ = true;
+    if (x != NULL && y != NULL) {
+        strip_probe_times(x);
+        strip_probe_times(y);
+        differ = !cJSON_Compare(x, y, true);
+    }
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    return differ;
+}
+
+static cJSON *find_condition(cJSON *status, const char *type)
+{
+    cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+    {
+        const char *t = jstr(k, "type", NULL);
+        if (t != NULL && strcmp(t, type) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+static void set_str(cJSON *o, const char *k, const char *v)
+{
+    cJSON *s = cJSON_CreateString(v);
+    if (s == NULL)
+        return;
+    if (cJSON_GetObjectItemCaseSensitive(o, k) != NULL)
+        cJSON_ReplaceItemInObjectCaseSensitive(o, k, s);
+    else
+        cJSON_AddItemToObject(o, k, s);
+}
+
+/* Writes o into status: condition o->type becomes True with o's reason and message; its
+ * lastTransitionTime is the previous status's while that was True too, else now. */
+static void apply_override(cJSON *status, const cJSON *prev_status, const struct override *o,
+                           time_t now)
+{
+    cJSON *k = find_condition(status, o->type);
+    if (k == NULL)
+        return;
+    const char *was = jstr(k, "status", NULL);
+    if (was == NULL || strcmp(was, "True") != 0) {
+        const cJSON *pk = find_condition((cJSON *)prev_status, o->type);
+        const char *ps = jstr(pk, "status", NULL);
+        const char *pltt = jstr(pk, "lastTransitionTime", NULL);
+        char ts[32];
+        rfc3339(now, ts);
+        set_str(k, "lastTransitionTime", ps && strcmp(ps, "True") == 0 && pltt ? pltt : ts);
+    }
+    set_str(k, "status", "True");
+    set_str(k, "reason", o->reason);
+    set_str(k, "message", o->message);
+}
+
+static const char *prev_reason(const struct psc *psc, const char *type)
+{
+    return jstr(find_condition(psc->status, type), "reason", NULL);
+}
+
+int act_execute(const struct act_api *api, const struct psc *psc, const struct plan *p,
+                time_t now, struct act_result *res, struct err *e)
+{
+    struct pass x = {.api = api, .psc = psc, .res = res};
     memset(res, 0, sizeof *res);
+    psc_key(psc, x.key, sizeof x.key);
+    bool *ok = calloc((size_t)p->nactions + 1, sizeof *ok);
+    if (ok == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory applying the plan of %s", x.key);
     for (int i = 0; i < p->nactions; i++) {
-        rc = apply_action(c, psc, &p->actions[i], res, e);
-        if (rc != 0)
-            return rc;
+        const struct plan_action *a = &p->actions[i];
+        if (a->needs > 0 && (a->needs > i || !ok[a->needs - 1])) {
+            res->skipped++;
+            continue;
+        }
+        if (!leading(api))
+            goto lost;
+        ok[i] = apply_action(&x, a);
     }
     if (p->restart.set) {
-        rc = restart_member(c, psc, &p->restart, res, e);
-        if (rc != 0)
-            return rc;
+        if (!leading(api))
+            goto lost;
+        restart_member(&x, &p->restart);
     }
+
+    /* Events: the plan's, but not news that did not come true (an action or restart that
+     * did not take effect, a condition this pass's failures overrode); then one Warning
+     * per failure that status did not already report. */
     for (int i = 0; i < p->nevents; i++) {
-        if (act_event(c, psc, p->events[i].type == PLAN_EVENT_WARNING, p->events[i].reason,
-                      p->events[i].message, NULL) == 0)
-            res->writes++;
+        const struct plan_event *ev = &p->events[i];
+        if ((ev->action == -1 && x.restart_refused) ||
+            (ev->action > 0 && (ev->action > p->nactions || !ok[ev->action - 1])))
+            continue;
+        bool overridden = false;
+        for (int k = 0; k < x.nov && ev->condition != NULL; k++)
+            overridden |= strcmp(x.ov[k].type, ev->condition) == 0;
+        if (overridden)
+            continue;
+        if (!leading(api))
+            goto lost;
+        res->writes++;
+        act_event(api, psc, p->events[i].type == PLAN_EVENT_WARNING, p->events[i].reason,
+                  p->events[i].message, NULL);
     }
-    if (p->status_changed && p->status) {
-        rc = act_write_status(c, psc->ns, psc->name, psc->generation, psc->resource_version,
-                              p->status, e);
+    for (int i = 0; i < x.nov; i++) {
+        const char *pr = prev_reason(psc, x.ov[i].type);
+        const cJSON *pk = find_condition(psc->status, x.ov[i].type);
+        const char *pm = jstr(pk, "message", NULL);
+        if (pr != NULL && strcmp(pr, x.ov[i].reason) == 0 && pm != NULL &&
+            strcmp(pm, x.ov[i].message) == 0)
+            continue;
+        if (!leading(api))
+            goto lost;
+        res->writes++;
+        act_event(api, psc, true, x.ov[i].reason, x.ov[i].message, NULL);
+    }
+    free(ok);
+    ok = NULL;
+
+    int rc = 0;
+    cJSON *status = p->status;
+    bool changed = p->status_changed;
+    cJSON *mine = NULL;
+    if (x.nov > 0 && p->status != NULL) {
+        mine = cJSON_Duplicate(p->status, true);
+        if (mine == NULL)
+            return err_set(e, ERR_NOMEM, "out of memory writing the status of %s", x.key);
+        for (int i = 0; i < x.nov; i++)
+            apply_override(mine, psc->status, &x.ov[i], now);
+        status = mine;
+        changed = act_status_differs(mine, psc->status);
+    }
+    if (changed && status != NULL) {
+        if (!leading(api)) {
+            cJSON_Delete(mine);
+            goto lost;
+        }
+        rc = act_write_status(api, psc->ns, psc->name, psc->generation, psc->resource_version,
+                              status, e);
         res->writes++;
         if (rc == ERR_CONFLICT) {
             res->conflict = true;
             rc = 0;
         } else if (rc == 0) {
             res->status_written = true;
+        } else if (rc == ERR_CANCELLED) {
+            res->not_leading = true;
         }
     }
+    cJSON_Delete(mine);
+    if (res->conflict && (res->requeue_after == 0 || res->requeue_after > 1))
+        res->requeue_after = 1;
     return rc;
+lost:
+    free(ok);
+    res->not_leading = true;
+    log_warn("stopped mid-pass: no longer leading", "psc", x.key);
+    return err_set(e, ERR_CANCELLED, "%s: leadership lost, nothing more written", x.key);
 }

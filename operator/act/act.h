@@ -1,7 +1,12 @@
-/* act.h — the executor: applies a plan computed by plan_compute to the API server
- * with the fewest calls that do it, in the plan's order, stopping at the first
- * failure; then the one restart, the Events, and the status (through /status, only
- * when it changed). The imperative shell around the pure planner. */
+/* act.h — the executor: applies a plan computed by plan_compute to the API server with
+ * the fewest calls that do it. Actions are independent: one that fails is reported
+ * (Degraded=True reason ActionFailed, naming the object and the API's answer, plus a
+ * Warning Event) and never stops the others, so a missing member is still recreated;
+ * only an action that needs another (a pod needs its volume) waits for it. Restarts and
+ * removals go through the Eviction API, so the PodDisruptionBudget and every other
+ * voluntary disruption are respected; a refused eviction (429) is a wait with a reason.
+ * Leadership is asked before every write. The API is reached through struct act_api, so
+ * tests can put a simulated cluster behind it. */
 #ifndef BALLAST_ACT_ACT_H
 #define BALLAST_ACT_ACT_H
 
@@ -12,32 +17,72 @@
 #include "plan/plan.h"
 #include "psc/psc.h"
 
-struct act_result {
-    int writes;    /* API writes issued (create/update/delete/status/event) */
-    int applied;   /* plan actions that took effect */
-    bool conflict; /* a 409 or an already-exists: the cache was stale; requeue soon */
-    bool status_written;
+/* The calls the executor makes; each behaves as its kube_* twin (same return codes, r
+ * filled and freed by the caller with kube_resp_free). `leading` (may be NULL = always)
+ * is asked right before every write: 0 stops the pass before the call is made. */
+struct act_api {
+    void *ud;
+    int (*get)(void *ud, const struct kube_res *res, const char *ns, const char *name,
+               struct kube_resp *r);
+    int (*create)(void *ud, const struct kube_res *res, const char *ns, const cJSON *obj,
+                  struct kube_resp *r);
+    int (*update)(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                  const cJSON *obj, struct kube_resp *r);
+    int (*update_status)(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                         const cJSON *obj, struct kube_resp *r);
+    int (*del)(void *ud, const struct kube_res *res, const char *ns, const char *name,
+               const struct kube_delete_opts *o, struct kube_resp *r);
+    /* POST pods/<name>/eviction (policy/v1) with a uid precondition (uid may be NULL).
+     * 429 (ERR_API, r->status 429): the disruption budget refuses it now. */
+    int (*evict)(void *ud, const char *ns, const char *name, const char *uid, struct kube_resp *r);
+    int (*leading)(void *ud);
+    void *leading_ud;
 };
 
-/* act_execute applies p for the PSC psc (both borrowed). Returns 0 when everything
- * in the plan took effect (a 409 counts as success with res->conflict set: the next
- * pass re-reads and decides again), or a negative ERR_* with e naming the action. */
-int act_execute(struct kube_client *c, const struct psc *psc, const struct plan *p,
-                struct act_result *res, struct err *e);
+/* act_api_kube fills api with calls on c (borrowed); leading may be NULL. */
+void act_api_kube(struct act_api *api, struct kube_client *c, int (*leading)(void *), void *ud);
 
-/* act_write_status writes status (borrowed) to the PSC's /status subresource with
- * the PSC's resourceVersion; on 409 re-reads the PSC and retries (up to 3 times) as
- * long as its generation is unchanged (a newer generation means the status we hold
- * is for an old spec: the next pass computes a new one). */
-int act_write_status(struct kube_client *c, const char *ns, const char *name, long long generation,
-                     const char *resource_version, const cJSON *status, struct err *e);
+struct act_result {
+    int writes;           /* API writes issued (create/update/delete/evict/status/event) */
+    int applied;          /* plan actions (and the restart) that took effect */
+    int failed;           /* actions the API refused (ActionFailed) */
+    int name_conflicts;   /* creates refused because an object ballast does not own has the name */
+    int refused;          /* evictions the disruption budget refused (429) */
+    int skipped;          /* actions not tried because one they need did not take effect */
+    bool conflict;        /* a 409 from a stale cache: requeue soon */
+    bool not_leading;     /* leadership was lost: the pass stopped before a write */
+    bool status_written;
+    int requeue_after;    /* > 0: come back this soon (a refused eviction, a conflict) */
+    char failure[512];    /* the first failure, for logs: "create Pod ns/x: 422 Invalid: ..." */
+};
 
-/* act_event records a Kubernetes Event (core/v1) on the PSC. Best effort: a failure
- * is logged and returned, never fatal for the reconcile. */
-int act_event(struct kube_client *c, const struct psc *psc, bool warning, const char *reason,
+/* act_execute applies p for the PSC psc (both borrowed): every action whose dependency
+ * (if any) took effect, then the restart, then the Events, then the status — the plan's,
+ * with the failures of this pass written into it — when it differs from the PSC's status
+ * in more than lastProbeTime. Returns 0 when every call went through or was answered as
+ * expected (a failed action is reported in status, not returned), ERR_CANCELLED when
+ * leadership was lost (nothing more is written), or the status write's error. */
+int act_execute(const struct act_api *api, const struct psc *psc, const struct plan *p,
+                time_t now, struct act_result *res, struct err *e);
+
+/* act_write_status writes status (borrowed) to the PSC's /status subresource with the
+ * PSC's resourceVersion; on 409 re-reads the PSC and retries (up to 3 times) as long as
+ * its generation is unchanged (a newer generation means the status we hold is for an
+ * old spec: the next pass computes a new one). */
+int act_write_status(const struct act_api *api, const char *ns, const char *name,
+                     long long generation, const char *resource_version, const cJSON *status,
+                     struct err *e);
+
+/* act_event records a Kubernetes Event (core/v1) on the PSC. Best effort: a failure is
+ * logged and returned, never fatal for the reconcile. */
+int act_event(const struct act_api *api, const struct psc *psc, bool warning, const char *reason,
               const char *message, struct err *e);
 
 /* act_resource maps a plan kind to the API resource. */
 const struct kube_res *act_resource(enum plan_kind k);
+
+/* act_status_differs: whether a and b (status objects, may be NULL) differ in more than
+ * their conditions' lastProbeTime. */
+bool act_status_differs(const cJSON *a, const cJSON *b);
 
 #endif

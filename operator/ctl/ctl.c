@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "act/act.h"
 #include "base/log.h"
 #include "ctl/reconcile.h"
 #include "kube/client.h"
@@ -193,6 +194,14 @@ static int collect_node(const cJSON *obj, void *ud)
     return 0;
 }
 
+/* Asked before every write of a pass (act.h): the election thread may not have
+ * noticed yet that the Lease ran out, so the Lease itself is asked too. */
+static int ctl_leading(void *ud)
+{
+    struct ctl *c = ud;
+    return atomic_load(&c->leading) != 0 && (c->lease == NULL || kube_lease_is_leader(c->lease));
+}
+
 static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
                          struct ctl_outcome *out, struct err *e)
 {
@@ -272,9 +281,10 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
                      .nodes = nodes,
                      .nnodes = nn},
     };
-    bool act =
-        atomic_load(&c->leading) != 0 && (c->lease == NULL || kube_lease_is_leader(c->lease));
-    int rc = ctl_reconcile(kc, &v, act, c->o->scrape_timeout_ms, time(NULL), out, e);
+    struct act_api api;
+    act_api_kube(&api, kc, ctl_leading, c);
+    int rc = ctl_reconcile(ctl_leading(c) ? &api : NULL, &v, c->o->scrape_timeout_ms, time(NULL),
+                           out, e);
     char state[16];
     snprintf(state, sizeof state, "%s",
              out->blocked   ? "blocked"

@@ -194,7 +194,7 @@ cJSON *ctl_invalid_status(const cJSON *prev, long long generation, const char *m
 }
 
 /* The spec could not be parsed: say so in status (once), change nothing else. */
-static int report_invalid(struct kube_client *c, const cJSON *obj, bool act, const char *msg,
+static int report_invalid(const struct act_api *api, const cJSON *obj, const char *msg,
                           time_t now, struct ctl_outcome *out, struct err *e)
 {
     const char *ns = jstring(obj, "metadata", "namespace");
@@ -211,11 +211,11 @@ static int report_invalid(struct kube_client *c, const cJSON *obj, bool act, con
     if (st == NULL)
         return err_set(e, ERR_NOMEM, "out of memory building status");
     int rc = 0;
-    if (changed && act) {
+    if (changed && api != NULL) {
         char key[300];
         snprintf(key, sizeof key, "%s/%s", ns, name);
         log_warn("invalid spec", "psc", key, "error", msg);
-        rc = act_write_status(c, ns, name, g, rv, st, e);
+        rc = act_write_status(api, ns, name, g, rv, st, e);
         out->writes++;
         if (rc == ERR_CONFLICT) {
             out->conflict = true;
@@ -235,29 +235,25 @@ static bool condition_is(const cJSON *status, const char *type, const char *want
     return s && strcmp(s, want) == 0 && (!reason || (r && strcmp(r, reason) == 0));
 }
 
-int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, long scrape_timeout_ms,
-                  time_t now, struct ctl_outcome *out, struct err *e)
+int ctl_reconcile_pass(const struct act_api *api, const struct ctl_view *v,
+                       const struct plan_member_health *health, int nhealth, time_t now,
+                       struct ctl_outcome *out, struct err *e)
 {
     struct psc *p = NULL;
     struct plan *pl = NULL;
-    struct health_read hr = {0};
     int rc;
     struct err pe = {0};
 
     memset(out, 0, sizeof *out);
     if (psc_parse(v->psc, &p, &pe) != 0)
-        return report_invalid(c, v->psc, act, pe.msg, now, out, e);
+        return report_invalid(api, v->psc, pe.msg, now, out, e);
 
     char key[300];
     snprintf(key, sizeof key, "%s/%s", p->ns, p->name);
-    rc = read_health(p, v, scrape_timeout_ms, &hr, e);
-    if (rc != 0)
-        goto out;
-
     struct plan_input in = v->observed;
     in.psc = p;
-    in.health = hr.hs;
-    in.nhealth = hr.n;
+    in.health = health;
+    in.nhealth = nhealth;
     in.now = now;
     rc = plan_compute(&in, &pl, e);
     if (rc != 0) {
@@ -268,20 +264,43 @@ int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, lon
     out->actions = pl->nactions + (pl->restart.set ? 1 : 0);
     out->rolling = condition_is(pl->status, "Rolling", "True", NULL);
     out->blocked = condition_is(pl->status, "Rolling", "True", "RollBlocked");
-    if (!act) {
+    if (api == NULL) {
         if (out->actions > 0 || pl->status_changed)
             log_debug("not leading: plan not applied", "psc", key);
         goto out;
     }
     struct act_result ar;
-    rc = act_execute(c, p, pl, &ar, e);
+    rc = act_execute(api, p, pl, now, &ar, e);
     out->writes = ar.writes;
     out->conflict = ar.conflict;
-    if (rc == 0 && ar.conflict && (out->requeue_after == 0 || out->requeue_after > 1))
-        out->requeue_after = 1;
+    out->failed = ar.failed + ar.name_conflicts;
+    out->refused = ar.refused;
+    out->not_leading = ar.not_leading;
+    if (ar.requeue_after > 0 &&
+        (out->requeue_after == 0 || out->requeue_after > ar.requeue_after))
+        out->requeue_after = ar.requeue_after;
+    if (rc == 0 && ar.failed > 0)
+        rc = err_set(e, ERR_API, "%s: %d actions failed, first: %s", key, ar.failed, ar.failure);
 out:
     plan_free(pl);
     psc_free(p);
+    return rc;
+}
+
+int ctl_reconcile(const struct act_api *api, const struct ctl_view *v, long scrape_timeout_ms,
+                  time_t now, struct ctl_outcome *out, struct err *e)
+{
+    struct psc *p = NULL;
+    struct health_read hr = {0};
+    struct err pe = {0};
+
+    memset(out, 0, sizeof *out);
+    if (psc_parse(v->psc, &p, &pe) != 0)
+        return report_invalid(api, v->psc, pe.msg, now, out, e);
+    int rc = read_health(p, v, scrape_timeout_ms, &hr, e);
+    psc_free(p);
+    if (rc == 0)
+        rc = ctl_reconcile_pass(api, v, hr.hs, hr.n, now, out, e);
     health_read_free(&hr);
     return rc;
 }

@@ -27,13 +27,25 @@ struct ctl_outcome {
     bool conflict;     /* stale cache: requeue soon */
     bool rolling;      /* the Rolling condition is True */
     bool blocked;      /* the roll is blocked by a gate */
+    int failed;        /* actions the API refused (also name conflicts) */
+    int refused;       /* evictions the disruption budget refused */
+    bool not_leading;  /* the pass stopped: leadership lost */
 };
 
-/* ctl_reconcile runs one pass. act=false (not the leader, or dry): plan and log,
- * write nothing. Returns 0, or a negative ERR_* with e filled (the caller retries
- * with back-off). */
-int ctl_reconcile(struct kube_client *c, const struct ctl_view *v, bool act, long scrape_timeout_ms,
+struct act_api;
+
+/* ctl_reconcile runs one pass: scrape every member, then ctl_reconcile_pass. api NULL
+ * (not the leader, or dry): plan and log, write nothing. Returns 0, or a negative ERR_*
+ * with e filled (the caller retries with back-off): also when an action failed (the
+ * failure is in status and in an Event by then). */
+int ctl_reconcile(const struct act_api *api, const struct ctl_view *v, long scrape_timeout_ms,
                   time_t now, struct ctl_outcome *out, struct err *e);
+
+/* ctl_reconcile_pass is ctl_reconcile with the members' health given (borrowed), as the
+ * model-based test drives it. */
+int ctl_reconcile_pass(const struct act_api *api, const struct ctl_view *v,
+                       const struct plan_member_health *health, int nhealth, time_t now,
+                       struct ctl_outcome *out, struct err *e);
 
 /* ctl_invalid_status builds the status written when the PSC cannot even be parsed:
  * Ready=False and Degraded=True with reason InvalidSpec and msg, keeping the other

@@ -78,6 +78,8 @@ int plan_out_event(struct pctx *c, enum plan_event_type type, const char *reason
                    ...) __attribute__((format(printf, 4, 5)));
 int plan_out_restart(struct pctx *c, const struct pmember *m, const char *reason);
 void plan_out_requeue(struct pctx *c, int seconds); /* keeps the smallest non-zero */
+/* plan_event_about tags the last event added (see struct plan_event). */
+void plan_event_about(struct pctx *c, const char *condition, int action);
 struct pmember *plan_member_at(struct pctx *c, int ordinal);
 
 /* ---- placement.c ---- */

@@ -35,6 +35,8 @@ const char *plan_verb_name(enum plan_verb v)
         return "update";
     case PLAN_DELETE:
         return "delete";
+    case PLAN_EVICT:
+        return "evict";
     }
     return "?";
 }
@@ -93,6 +95,7 @@ int plan_out_event(struct pctx *c, enum plan_event_type type, const char *reason
         return ERR_NOMEM;
     p->events = ev;
     ev = &p->events[p->nevents++];
+    memset(ev, 0, sizeof *ev);
     ev->type = type;
     ev->reason = plan_strdup(reason);
     va_list ap;
@@ -116,6 +119,14 @@ int plan_out_restart(struct pctx *c, const struct pmember *m, const char *reason
     if (r->ns == NULL || r->pod == NULL || r->reason == NULL)
         return ERR_NOMEM;
     return 0;
+}
+
+void plan_event_about(struct pctx *c, const char *condition, int action)
+{
+    if (c->out->nevents > 0) {
+        c->out->events[c->out->nevents - 1].condition = condition;
+        c->out->events[c->out->nevents - 1].action = action;
+    }
 }
 
 void plan_out_requeue(struct pctx *c, int seconds)
@@ -306,6 +317,29 @@ static int build_members(struct pctx *c)
     return 0;
 }
 
+/* A member's pod needs its volume and its Service: when either is created in this pass,
+ * the pod waits for that create to take effect. A create refused because the name is
+ * taken by an object ballast does not own then never places the member: its pod would
+ * mount a volume of unknown zone and content. */
+static void link_pod_needs(struct pctx *c)
+{
+    struct plan *p = c->out;
+    for (int i = 0; i < p->nactions; i++) {
+        struct plan_action *pod = &p->actions[i];
+        if (pod->verb != PLAN_CREATE || pod->kind != PLAN_POD)
+            continue;
+        char pvc[320];
+        snprintf(pvc, sizeof pvc, "data-%s", pod->name);
+        for (int k = 0; k < i; k++) {
+            const struct plan_action *a = &p->actions[k];
+            if (a->verb == PLAN_CREATE &&
+                ((a->kind == PLAN_PVC && strcmp(a->name, pvc) == 0) ||
+                 (a->kind == PLAN_SERVICE && strcmp(a->name, pod->name) == 0)))
+                pod->needs = k + 1; /* the last one created before the pod */
+        }
+    }
+}
+
 int plan_compute(const struct plan_input *in, struct plan **out, struct err *e)
 {
     struct pctx c = {0};
@@ -329,10 +363,19 @@ int plan_compute(const struct plan_input *in, struct plan **out, struct err *e)
     if ((rc = plan_place_members(&c, e)) != 0)
         goto out;
     c.can_act = !c.invalid && !c.psc->paused;
-    /* Order matters: the executor applies actions as listed and stops at the first
-     * failure, so everything a pod needs comes before the pod. */
-    if ((rc = plan_sync_children(&c, e)) != 0 || (rc = plan_sync_pods(&c, e)) != 0 ||
-        (rc = plan_decide_resize(&c, e)) != 0 || (rc = plan_decide_roll(&c, e)) != 0 ||
+    /* The executor applies actions as listed, each independently of the others but for
+     * what it `needs`; everything a pod needs comes before the pod. */
+    if ((rc = plan_sync_children(&c, e)) != 0)
+        goto out;
+    int acts0 = c.out->nactions, evs0 = c.out->nevents;
+    if ((rc = plan_sync_pods(&c, e)) != 0)
+        goto out;
+    link_pod_needs(&c);
+    /* each pod created comes with one event telling of it: tie the two */
+    if (c.out->nactions - acts0 == c.out->nevents - evs0)
+        for (int k = 0; k < c.out->nactions - acts0; k++)
+            c.out->events[evs0 + k].action = acts0 + k + 1;
+    if ((rc = plan_decide_resize(&c, e)) != 0 || (rc = plan_decide_roll(&c, e)) != 0 ||
         (rc = plan_build_status(&c, e)) != 0)
         goto out;
     *out = c.out;

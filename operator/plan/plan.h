@@ -90,7 +90,9 @@ struct plan_input {
 
 /* ---- output (struct plan owns everything in it; free with plan_free) ---- */
 
-enum plan_verb { PLAN_CREATE = 0, PLAN_UPDATE, PLAN_DELETE };
+/* PLAN_EVICT: a pod removed through the Eviction API (policy/v1), which the
+ * PodDisruptionBudget referees; used for every voluntary removal of a member. */
+enum plan_verb { PLAN_CREATE = 0, PLAN_UPDATE, PLAN_DELETE, PLAN_EVICT };
 
 enum plan_kind { PLAN_CONFIGMAP = 0, PLAN_SERVICE, PLAN_PDB, PLAN_PVC, PLAN_POD };
 
@@ -105,7 +107,9 @@ struct plan_action {
      * overwritten, carrying its metadata.resourceVersion, so it can be PUT as is (a stale
      * one gets 409). delete: NULL. Owned. */
     cJSON *object;
-    char *uid; /* delete: the observed uid, to send as a precondition; else NULL */
+    char *uid; /* delete/evict: the observed uid, to send as a precondition; else NULL */
+    int needs; /* 0, or 1 + the index of an earlier action that must take effect first
+                  (a pod needs the volume created in the same pass) */
     char *why; /* one line for logs, e.g. "member orders-3 is new" */
 };
 
@@ -115,21 +119,25 @@ struct plan_event {
     enum plan_event_type type;
     char *reason;  /* CamelCase, e.g. "RollBlocked" */
     char *message; /* one sentence */
+    /* What the event tells of, so the executor drops news that did not come true: */
+    const char *condition; /* static: the condition ("Rolling", "Degraded", ...) whose new
+                              reason it announces, or NULL */
+    int action;            /* 1 + the index of the action it announces, -1 the restart, 0 none */
 };
 
 struct plan_restart {
     bool set;
     int ordinal;
     char *ns;
-    char *pod;    /* pod name to delete */
-    char *uid;    /* observed pod uid: delete with this precondition */
+    char *pod;    /* pod name to evict */
+    char *uid;    /* observed pod uid: evict with this precondition */
     char *reason; /* one sentence, e.g. "revision 0a1b2c3d4e -> 5f6a7b8c9d" */
 };
 
 struct plan {
-    struct plan_action *actions; /* in execution order; stop at the first failure */
+    struct plan_action *actions; /* in execution order; independent but for `needs` */
     int nactions;
-    struct plan_restart restart; /* at most one member pod to delete, after the actions */
+    struct plan_restart restart; /* at most one member pod to evict, after the actions */
     cJSON *status;               /* the full new .status (owned) */
     bool status_changed;         /* false: do not write status (only lastProbeTime would move) */
     int requeue_after;           /* seconds, always > 0: 5-30 while something waits (a blocked roll,

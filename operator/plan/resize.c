@@ -40,15 +40,39 @@ static bool up_in_progress(struct pctx *c, char *why, size_t n)
     return false;
 }
 
+/* Whether m may be removed now: Ready, its broker RUNNING and reporting its drained
+ * metric at exactly 0. A member that is not Ready may be recovering its logs, and a
+ * recovering broker reports no partitions yet while its volume holds them all. */
 static bool drained(const struct pctx *c, const struct pmember *m, char *why, size_t n)
 {
     const char *metric = c->psc->spec.drained_metric ? c->psc->spec.drained_metric
                                                      : "kafka_server_replicamanager_partitioncount";
+    if (!m->ready) {
+        snprintf(why, n,
+                 "member %s is not Ready; ballast removes a member only while it is Ready, "
+                 "serving and reports that it hosts no partitions",
+                 m->name);
+        return false;
+    }
     if (m->health == NULL || !m->health->scraped) {
         snprintf(why, n,
                  "member %s cannot be read (metrics port %d), so ballast cannot tell "
                  "whether it still hosts partitions; make it reachable or Ready",
                  m->name, c->psc->spec.metrics_port);
+        return false;
+    }
+    if (!m->health->broker_state.present ||
+        m->health->broker_state.value != PLAN_BROKER_STATE_RUNNING) {
+        if (m->health->broker_state.present)
+            snprintf(why, n,
+                     "member %s reports kafka_server_kafkaserver_brokerstate=%g; ballast removes "
+                     "a member only while its broker is running (3)",
+                     m->name, m->health->broker_state.value);
+        else
+            snprintf(why, n,
+                     "member %s does not report kafka_server_kafkaserver_brokerstate; ballast "
+                     "removes a member only while its broker says it is running (3)",
+                     m->name);
         return false;
     }
     if (!m->health->drained.present) {
@@ -68,19 +92,28 @@ static bool drained(const struct pctx *c, const struct pmember *m, char *why, si
     return true;
 }
 
-static int remove_rest(struct pctx *c, const struct pmember *m)
+/* The member's Service, and its volume when deleteClaimOnScaleDown asks. `needs` (0 or
+ * 1 + an action index) is the eviction they follow: a refused eviction keeps them. With
+ * the pod already gone (needs 0) the volume is kept: nothing says its member was drained
+ * before its pod went, and a volume that may hold data is never deleted. */
+static int remove_rest(struct pctx *c, const struct pmember *m, int needs)
 {
     int rc = 0;
-    if (m->svc != NULL)
+    if (m->svc != NULL) {
         rc = plan_out_action(c, PLAN_DELETE, PLAN_SERVICE, m->name, NULL,
                              plan_jstr(m->svc, "metadata", "uid", (const char *)NULL),
                              "member removed");
-    if (rc == 0 && m->pvc != NULL && c->psc->spec.delete_claim_on_scale_down) {
+        if (rc == 0)
+            c->out->actions[c->out->nactions - 1].needs = needs;
+    }
+    if (rc == 0 && needs > 0 && m->pvc != NULL && c->psc->spec.delete_claim_on_scale_down) {
         char name[300];
         snprintf(name, sizeof name, "data-%s", m->name);
         rc = plan_out_action(c, PLAN_DELETE, PLAN_PVC, name, NULL,
                              plan_jstr(m->pvc, "metadata", "uid", (const char *)NULL),
                              "spec.storage.deleteClaimOnScaleDown");
+        if (rc == 0)
+            c->out->actions[c->out->nactions - 1].needs = needs;
     }
     return rc;
 }
@@ -90,13 +123,13 @@ int plan_decide_resize(struct pctx *c, struct err *e)
     (void)e;
     char why[512], msg[640];
     int replicas = c->psc->spec.replicas;
-    /* extras that still have a pod or a Service (or a volume to delete) are leaving */
-    bool del_claims = c->psc->spec.delete_claim_on_scale_down;
+    /* extras that still have a pod or a Service are leaving (a volume left behind is
+     * kept: see remove_rest) */
     struct pmember *top = NULL;
     int leaving = 0;
     for (int i = 0; i < c->nm; i++) {
         struct pmember *m = &c->m[i];
-        if (m->wanted || (m->pod == NULL && m->svc == NULL && !(del_claims && m->pvc != NULL)))
+        if (m->wanted || (m->pod == NULL && m->svc == NULL))
             continue;
         leaving++;
         top = m; /* extras are sorted: the last one is the highest ordinal */
@@ -133,7 +166,7 @@ int plan_decide_resize(struct pctx *c, struct err *e)
         snprintf(msg, sizeof msg, "Scaling down to %d members: removing what is left of %s.",
                  replicas, top->name);
         plan_cond_set(&c->resizing, true, "ScalingDown", msg);
-        return remove_rest(c, top);
+        return remove_rest(c, top, 0);
     }
     for (int i = 0; i < c->nm; i++)
         if (c->m[i].terminating) {
@@ -152,14 +185,29 @@ int plan_decide_resize(struct pctx *c, struct err *e)
         plan_cond_set(&c->resizing, true, "WaitingForDrain", msg);
         plan_out_requeue(c, 15);
         if (pr == NULL || strcmp(pr, "WaitingForDrain") != 0)
-            return plan_out_event(c, PLAN_EVENT_NORMAL, "WaitingForDrain", "%s", msg);
+        {
+            int erc = plan_out_event(c, PLAN_EVENT_NORMAL, "WaitingForDrain", "%s", msg);
+            plan_event_about(c, "Resizing", 0);
+            return erc;
+        }
         return 0;
     }
-    int rc = plan_out_action(c, PLAN_DELETE, PLAN_POD, top->name, NULL,
+    /* The rest of the cluster must be as safe as before a restart: every other member
+     * Ready, every gate holding, no member missing. */
+    if (plan_cluster_unsafe(c, NULL, why, sizeof why)) {
+        snprintf(msg, sizeof msg,
+                 "Scaling down to %d members: %s hosts no partitions and is removed once the "
+                 "rest of the cluster is safe: %s.",
+                 replicas, top->name, why);
+        plan_cond_set(&c->resizing, true, "ScaleDownBlocked", msg);
+        plan_out_requeue(c, 15);
+        return 0;
+    }
+    int rc = plan_out_action(c, PLAN_EVICT, PLAN_POD, top->name, NULL,
                              plan_jstr(top->pod, "metadata", "uid", (const char *)NULL),
                              "member removed: it hosts no partitions");
     if (rc == 0)
-        rc = remove_rest(c, top);
+        rc = remove_rest(c, top, c->out->nactions);
     if (rc != 0)
         return rc;
     c->disruption = true;
@@ -169,9 +217,15 @@ int plan_decide_resize(struct pctx *c, struct err *e)
              replicas, top->name);
     plan_cond_set(&c->resizing, true, "ScalingDown", msg);
     plan_out_requeue(c, 5);
-    return plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRemoved", "Removing member %s (%s).",
-                          top->name,
-                          c->psc->spec.delete_claim_on_scale_down
-                              ? "its volume is deleted too, as deleteClaimOnScaleDown asks"
-                              : "its volume is kept");
+    int evict = c->out->nactions; /* 1 + index: remove_rest came after the eviction */
+    for (int i = 0; i < c->out->nactions; i++)
+        if (c->out->actions[i].verb == PLAN_EVICT)
+            evict = i + 1;
+    rc = plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRemoved", "Removing member %s (%s).",
+                        top->name,
+                        c->psc->spec.delete_claim_on_scale_down
+                            ? "its volume is deleted too, as deleteClaimOnScaleDown asks"
+                            : "its volume is kept");
+    plan_event_about(c, "Resizing", evict);
+    return rc;
 }

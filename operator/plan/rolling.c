@@ -176,8 +176,11 @@ static int blocked(struct pctx *c, const char *next, const char *why)
         plan_out_requeue(c, 15);
     }
     plan_cond_set(&c->rolling, true, reason, msg);
-    if (prev_reason == NULL || strcmp(prev_reason, reason) != 0)
-        return plan_out_event(c, PLAN_EVENT_WARNING, reason, "%s", msg);
+    if (prev_reason == NULL || strcmp(prev_reason, reason) != 0) {
+        int rc = plan_out_event(c, PLAN_EVENT_WARNING, reason, "%s", msg);
+        plan_event_about(c, "Rolling", 0);
+        return rc;
+    }
     return 0;
 }
 
@@ -191,7 +194,9 @@ static int restart(struct pctx *c, const struct pmember *m, const char *reason, 
              m->name, c->revision, done, total, reason);
     plan_cond_set(&c->rolling, true, "RollInProgress", msg);
     plan_out_requeue(c, 10);
-    return plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRestarting", "%s", msg);
+    rc = plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRestarting", "%s", msg);
+    plan_event_about(c, "Rolling", -1);
+    return rc;
 }
 
 static void restart_reason(const struct pctx *c, const struct pmember *m, char *out, size_t n)

@@ -233,7 +233,12 @@ static int transition_events(struct pctx *c)
     const char *pm = plan_jstr(prev, "message", (const char *)NULL);
     if (c->degraded.status && (pr == NULL || strcmp(pr, c->degraded.reason) != 0 ||
                                (c->invalid && (pm == NULL || strcmp(pm, c->degraded.message)))))
-        return plan_out_event(c, PLAN_EVENT_WARNING, c->degraded.reason, "%s", c->degraded.message);
+    {
+        int rc = plan_out_event(c, PLAN_EVENT_WARNING, c->degraded.reason, "%s",
+                                c->degraded.message);
+        plan_event_about(c, "Degraded", 0);
+        return rc;
+    }
     prev = plan_prev_condition(c->psc, "Ready");
     const char *ps = plan_jstr(prev, "status", (const char *)NULL);
     if (c->ready.status && (ps == NULL || strcmp(ps, "True") != 0))

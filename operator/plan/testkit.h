@@ -209,7 +209,7 @@ static inline void tk_store(struct tk *t, enum plan_kind k, cJSON *obj)
         if (cJSON_GetObjectItemCaseSensitive(spec, "clusterIP") == NULL)
             cJSON_AddStringToObject(spec, "clusterIP", "10.96.0.10");
     }
-    if (k == PLAN_POD) {
+    if (k == PLAN_POD && cJSON_GetObjectItemCaseSensitive(obj, "status") == NULL) {
         cJSON *st = cJSON_AddObjectToObject(obj, "status");
         cJSON_AddStringToObject(st, "phase", "Pending");
     }
@@ -316,7 +316,7 @@ static inline void tk_apply(struct tk *t)
     struct plan *p = t->plan;
     for (int i = 0; i < p->nactions; i++) {
         struct plan_action *a = &p->actions[i];
-        if (a->verb == PLAN_DELETE)
+        if (a->verb == PLAN_DELETE || a->verb == PLAN_EVICT)
             tk_remove(t, a->kind, a->name);
         else
             tk_store(t, a->kind, cJSON_Duplicate(a->object, true));

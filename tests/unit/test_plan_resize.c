@@ -128,19 +128,24 @@ START_TEST(test_scale_down)
         tk_apply(&t);
         t.health[4].scraped = true;
         ck_assert_int_eq(tk_plan(&t), 0);
-        int pod = index_of(t.plan, PLAN_DELETE, PLAN_POD, "orders-4");
+        int pod = index_of(t.plan, PLAN_EVICT, PLAN_POD, "orders-4");
         int svc = index_of(t.plan, PLAN_DELETE, PLAN_SERVICE, "orders-4");
         int pvc = index_of(t.plan, PLAN_DELETE, PLAN_PVC, "data-orders-4");
         ck_assert_int_ge(pod, 0);
         ck_assert_int_gt(svc, pod);
         ck_assert_int_eq(pvc >= 0, del);
-        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 1); /* one at a time */
+        ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 1); /* one at a time */
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 0); /* evicted, never deleted */
         ck_assert_ptr_nonnull(t.plan->actions[pod].uid);
+        /* the Service and the volume follow only an eviction that went through */
+        ck_assert_int_eq(t.plan->actions[svc].needs, pod + 1);
+        if (del)
+            ck_assert_int_eq(t.plan->actions[pvc].needs, pod + 1);
         ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "reason"), "ScalingDown");
         tk_apply(&t);
         ck_assert_int_eq(tk_plan(&t), 0);
-        ck_assert_int_ge(index_of(t.plan, PLAN_DELETE, PLAN_POD, "orders-3"), 0);
-        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 1);
+        ck_assert_int_ge(index_of(t.plan, PLAN_EVICT, PLAN_POD, "orders-3"), 0);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 1);
         /* member-4's config went with its pod */
         int cm = index_of(t.plan, PLAN_UPDATE, PLAN_CONFIGMAP, "orders-config");
         ck_assert_int_ge(cm, 0);
@@ -179,18 +184,91 @@ START_TEST(test_scale_down_with_roll)
     t.psc.spec.replicas = 3;
     tk_set_image(&t, "apache/kafka:4.0.0");
     ck_assert_int_eq(tk_plan(&t), 0);
-    ck_assert_int_ge(index_of(t.plan, PLAN_DELETE, PLAN_POD, "orders-3"), 0);
+    ck_assert_int_ge(index_of(t.plan, PLAN_EVICT, PLAN_POD, "orders-3"), 0);
     ck_assert_int_eq(t.plan->restart.set, 0);
     /* the pod is now terminating */
     cJSON *md = cJSON_GetObjectItemCaseSensitive(tk_get(&t, PLAN_POD, "orders-3"), "metadata");
     cJSON_AddStringToObject(md, "deletionTimestamp", "2026-09-21T14:13:40Z");
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->restart.set, 0);
-    ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 0);
     tk_remove(&t, PLAN_POD, "orders-3");
     tk_remove(&t, PLAN_SERVICE, "orders-3");
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->restart.set, 1);
+    tk_free(&t);
+}
+END_TEST
+
+/* Issue 11 #2: a member that reports no partitions is not removed while it is not Ready
+ * (a broker recovering its logs reports partitioncount 0), while its broker is not
+ * RUNNING, while another member is missing, or while a gate fails elsewhere; and its
+ * volume is never deleted then, whatever deleteClaimOnScaleDown says. */
+START_TEST(test_scale_down_only_when_safe)
+{
+    struct tk t;
+    setup(&t, 5);
+    t.psc.spec.delete_claim_on_scale_down = true;
+    t.psc.spec.replicas = 4;
+    t.psc.generation++;
+    /* recovering: not Ready, brokerstate 2, partitioncount 0 */
+    tk_pod_ready(&t, "orders-4", false);
+    t.health[4].broker_state.value = PLAN_BROKER_STATE_RECOVERY;
+    for (int pass = 0; pass < 2; pass++) {
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 0);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_PVC), 0);
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_SERVICE), 0);
+        ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Resizing", "message"), "not Ready"));
+        tk_apply(&t);
+    }
+    /* Ready but the broker still says starting (1) */
+    tk_pod_ready(&t, "orders-4", true);
+    t.health[4].broker_state.value = 1;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 0);
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Resizing", "message"), "brokerstate"));
+    t.health[4].broker_state.present = false;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 0);
+    t.health[4].broker_state.present = true;
+    t.health[4].broker_state.value = PLAN_BROKER_STATE_RUNNING;
+    /* another member is missing and a gate fails: its pod is recreated, nothing removed */
+    tk_remove(&t, PLAN_POD, "orders-1");
+    t.gates[2][0].value = 3;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_ptr_nonnull(tk_action(t.plan, PLAN_CREATE, PLAN_POD, "orders-1"));
+    ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_PVC), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "reason"), "ScaleDownBlocked");
+    tk_apply(&t);
+    tk_all_ready(&t);
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 0); /* the gate still fails */
+    t.gates[2][0].value = 0;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_ge(index_of(t.plan, PLAN_EVICT, PLAN_POD, "orders-4"), 0);
+    tk_free(&t);
+}
+END_TEST
+
+/* A leaving member whose pod vanished (not by ballast's eviction) keeps its volume: nothing
+ * says it was drained before it went. */
+START_TEST(test_vanished_member_keeps_volume)
+{
+    struct tk t;
+    setup(&t, 4);
+    t.psc.spec.delete_claim_on_scale_down = true;
+    t.psc.spec.replicas = 3;
+    t.psc.generation++;
+    tk_remove(&t, PLAN_POD, "orders-3");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_ptr_nonnull(tk_action(t.plan, PLAN_DELETE, PLAN_SERVICE, "orders-3"));
+    ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_PVC), 0);
+    tk_apply(&t);
+    ck_assert_int_le(tk_converge(&t, 5), 5);
+    ck_assert_ptr_nonnull(tk_get(&t, PLAN_PVC, "data-orders-3"));
+    ck_assert_str_eq(tk_cond(t.psc.status, "Resizing", "status"), "False");
     tk_free(&t);
 }
 END_TEST
@@ -203,6 +281,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_scale_up_order);
     tcase_add_test(tc, test_scale_down);
     tcase_add_test(tc, test_scale_down_with_roll);
+    tcase_add_test(tc, test_scale_down_only_when_safe);
+    tcase_add_test(tc, test_vanished_member_keeps_volume);
     suite_add_tcase(s, tc);
     return s;
 }
