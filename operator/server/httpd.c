@@ -1,7 +1,12 @@
 /* httpd.c — the libwebsockets server behind httpd.h. lws is not thread-safe: only the
  * service thread touches the context, except lws_cancel_service() which srv_stop uses
  * to wake it. Each response is built whole, then written in chunks as the socket
- * drains, and ends with lws_http_transaction_completed() so keep-alive works. */
+ * drains. Every response says "Connection: close" and the connection is closed once it
+ * is written: lws 4.1.6 mishandles a second request already buffered behind the first
+ * (pipelined in one write), re-delivering the body completion forever (the service
+ * thread spins and nothing is served again) or never answering it. One request per
+ * connection is what HTTP/1.1 allows a server to choose; it costs a TCP (webhook: TLS)
+ * handshake per probe, scrape or review, which their rates make cheap. */
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
@@ -51,11 +56,17 @@ struct srv {
 /* Per-connection state, allocated and zeroed by lws (per_session_data_size). */
 struct sess {
     struct buf body; /* the POST body being read */
-    size_t drained;  /* bytes dropped after the cap */
+    size_t drained;  /* bytes dropped after the cap, or of a body answered early */
     bool post, too_large;
+    /* An answer decided before the body arrived (404/405 to a POST with a body): it is
+     * sent once the body has been read and dropped, so closing resets nothing unread. */
+    unsigned int early_status;
+    const char *early_text;
+    /* A response is queued: every later callback of this connection (a pipelined
+     * request's headers or body) is ignored until it is written and we close. */
+    bool answered;
     unsigned char *resp; /* LWS_PRE bytes of headroom, then resp_len bytes of body */
     size_t resp_len, sent;
-    bool close_after;
 };
 
 static void sess_clear(struct sess *ss)
@@ -66,9 +77,10 @@ static void sess_clear(struct sess *ss)
 }
 
 /* respond writes the headers now and queues body (whose first LWS_PRE bytes are
- * headroom; taken over from b) for the writeable callback. Returns -1 to hang up. */
+ * headroom; taken over from b) for the writeable callback, which closes the connection
+ * after the last byte. Returns -1 to hang up now. */
 static int respond(struct lws *wsi, struct sess *ss, unsigned int status, const char *ctype,
-                   struct buf *b, bool close)
+                   struct buf *b)
 {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
     unsigned char *end = hdr + sizeof(hdr) - 1;
@@ -77,8 +89,8 @@ static int respond(struct lws *wsi, struct sess *ss, unsigned int status, const 
     if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
-        (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-                                               (const unsigned char *)"close", 5, &p, end)) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end)) {
         buf_free(b);
         return -1;
@@ -87,14 +99,13 @@ static int respond(struct lws *wsi, struct sess *ss, unsigned int status, const 
     ss->resp_len = len;
     ss->resp = (unsigned char *)buf_steal(b);
     ss->sent = 0;
-    ss->close_after = close;
+    ss->answered = true;
     lws_callback_on_writable(wsi);
     return 0;
 }
 
 /* respond_text answers a short text/plain body. */
-static int respond_text(struct lws *wsi, struct sess *ss, unsigned int status, const char *text,
-                        bool close)
+static int respond_text(struct lws *wsi, struct sess *ss, unsigned int status, const char *text)
 {
     static const char pre[LWS_PRE];
     struct buf b = {0};
@@ -102,7 +113,7 @@ static int respond_text(struct lws *wsi, struct sess *ss, unsigned int status, c
         buf_free(&b);
         return -1;
     }
-    return respond(wsi, ss, status, "text/plain; charset=utf-8", &b, close);
+    return respond(wsi, ss, status, "text/plain; charset=utf-8", &b);
 }
 
 static int write_more(struct lws *wsi, struct sess *ss)
@@ -118,12 +129,9 @@ static int write_more(struct lws *wsi, struct sess *ss)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    bool close = ss->close_after;
     sess_clear(ss);
-    if (close)
-        return -1;
-    /* Non-zero: lws wants the connection closed (e.g. HTTP/1.0 without keep-alive). */
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    ss->answered = true; /* until the close: nothing more is read on this connection */
+    return -1;
 }
 
 static int serve_metrics(struct lws *wsi, struct sess *ss, struct srv *s)
@@ -135,9 +143,9 @@ static int serve_metrics(struct lws *wsi, struct sess *ss, struct srv *s)
         (s->metrics != NULL && metrics_render(s->metrics, &b, &e) < 0)) {
         buf_free(&b);
         log_error("rendering /metrics failed", "error", e.msg);
-        return respond_text(wsi, ss, 500, "cannot render metrics\n", false);
+        return respond_text(wsi, ss, 500, "cannot render metrics\n");
     }
-    return respond(wsi, ss, 200, "text/plain; version=0.0.4; charset=utf-8", &b, false);
+    return respond(wsi, ss, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
 static int serve_review(struct lws *wsi, struct sess *ss, struct srv *s)
@@ -156,10 +164,10 @@ static int serve_review(struct lws *wsi, struct sess *ss, struct srv *s)
                  e.msg);
     if (b.len == LWS_PRE) { /* out of memory before any body was written */
         buf_free(&b);
-        return respond_text(wsi, ss, 500, "out of memory\n", false);
+        return respond_text(wsi, ss, 500, "out of memory\n");
     }
     buf_free(&ss->body);
-    return respond(wsi, ss, (unsigned int)status, "application/json", &b, false);
+    return respond(wsi, ss, (unsigned int)status, "application/json", &b);
 }
 
 static int content_length(struct lws *wsi, long long *out)
@@ -177,6 +185,25 @@ static int content_length(struct lws *wsi, long long *out)
     return 0;
 }
 
+/* reject answers status now, or, when a body is on its way, once it has been read and
+ * dropped (up to a limit): closing with unread bytes would reset the connection under
+ * the answer. A client waiting on "Expect: 100-continue" has sent nothing yet. */
+static int reject(struct lws *wsi, struct sess *ss, struct srv *s, unsigned int status,
+                  const char *text)
+{
+    long long cl = -1;
+    bool expect = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) > 0;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 && content_length(wsi, &cl) == 0 &&
+        cl > 0 && !expect && (unsigned long long)cl <= SRV_DRAIN_FACTOR * s->max_body) {
+        ss->post = true;
+        ss->too_large = true; /* keep nothing */
+        ss->early_status = status;
+        ss->early_text = text;
+        return 0;
+    }
+    return respond_text(wsi, ss, status, text);
+}
+
 /* on_request routes a request once its headers are in. */
 static int on_request(struct lws *wsi, struct sess *ss, struct vhctx *vc)
 {
@@ -187,44 +214,40 @@ static int on_request(struct lws *wsi, struct sess *ss, struct vhctx *vc)
 
     sess_clear(ss);
     if (!get && !post)
-        return respond_text(wsi, ss, 405, "method not allowed\n", false);
+        return respond_text(wsi, ss, 405, "method not allowed\n");
     if (lws_hdr_copy(wsi, path, sizeof(path), get ? WSI_TOKEN_GET_URI : WSI_TOKEN_POST_URI) < 0)
-        return respond_text(wsi, ss, 404, "not found\n", false);
+        return reject(wsi, ss, s, 404, "not found\n");
 
     if (!vc->tls) {
         bool known =
             !strcmp(path, "/healthz") || !strcmp(path, "/readyz") || !strcmp(path, "/metrics");
         if (!known)
-            return respond_text(wsi, ss, 404, "not found\n", false);
+            return reject(wsi, ss, s, 404, "not found\n");
         if (!get)
-            return respond_text(wsi, ss, 405, "method not allowed\n", false);
+            return reject(wsi, ss, s, 405, "method not allowed\n");
         if (!strcmp(path, "/healthz"))
-            return respond_text(wsi, ss, 200, "ok\n", false);
+            return respond_text(wsi, ss, 200, "ok\n");
         if (!strcmp(path, "/readyz")) {
             pthread_mutex_lock(&s->mu);
             bool ready = s->ready;
             pthread_mutex_unlock(&s->mu);
-            return respond_text(wsi, ss, ready ? 200 : 503, ready ? "ok\n" : "not ready\n", false);
+            return respond_text(wsi, ss, ready ? 200 : 503, ready ? "ok\n" : "not ready\n");
         }
         return serve_metrics(wsi, ss, s);
     }
 
     if (strcmp(path, "/validate") != 0)
-        return respond_text(wsi, ss, 404, "not found\n", false);
+        return reject(wsi, ss, s, 404, "not found\n");
     if (!post)
-        return respond_text(wsi, ss, 405, "method not allowed\n", false);
+        return respond_text(wsi, ss, 405, "method not allowed\n");
     long long cl = -1;
     bool has_cl = content_length(wsi, &cl) == 0;
     if (has_cl && (unsigned long long)cl > s->max_body) {
-        /* A client waiting on "Expect: 100-continue" has sent nothing yet: answer and
-         * close. Otherwise the body is on its way; closing now would reset the
-         * connection under the answer, so read and drop it first (up to a limit). */
-        bool expect = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) > 0;
-        if (expect || (unsigned long long)cl > SRV_DRAIN_FACTOR * s->max_body) {
-            char msg[96];
-            snprintf(msg, sizeof(msg), "request body over %zu bytes\n", s->max_body);
-            return respond_text(wsi, ss, 413, msg, true);
-        }
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body over %zu bytes\n", s->max_body);
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) > 0 ||
+            (unsigned long long)cl > SRV_DRAIN_FACTOR * s->max_body)
+            return respond_text(wsi, ss, 413, msg);
         ss->post = true;
         ss->too_large = true;
         return 0;
@@ -232,9 +255,10 @@ static int on_request(struct lws *wsi, struct sess *ss, struct vhctx *vc)
     if (has_cl && cl == 0)
         return serve_review(wsi, ss, s); /* no body callbacks will come: 400 empty body */
     /* lws 4.1 never completes a chunked request body (the connection just times out),
-     * and the API server always sends a length: ask for one. */
+     * and the API server always sends a length: ask for one. A length that is not a
+     * number in range gets the same answer. */
     if (!has_cl)
-        return respond_text(wsi, ss, 411, "Content-Length required\n", true);
+        return respond_text(wsi, ss, 411, "Content-Length required\n");
     ss->post = true;
     ss->body.max = s->max_body;
     return 0; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
@@ -264,6 +288,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct lws_vhost *vh = lws_get_vhost(wsi);
     struct vhctx *vc = vh ? lws_get_vhost_user(vh) : NULL;
 
+    /* A response is queued: whatever lws parses behind it (a pipelined request) is
+     * dropped, and the connection closes once the response is written. */
+    if (ss != NULL && ss->answered &&
+        (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+         reason == LWS_CALLBACK_HTTP_BODY_COMPLETION))
+        return 0;
+
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         if (ss == NULL || vc == NULL)
@@ -279,10 +310,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!ss->post) /* answered already (Content-Length 0 or over the cap) */
             return 0;
         ss->post = false;
+        if (ss->early_status != 0)
+            return respond_text(wsi, ss, ss->early_status, ss->early_text);
         if (ss->too_large) {
             char msg[96];
             snprintf(msg, sizeof(msg), "request body over %zu bytes\n", vc->s->max_body);
-            return respond_text(wsi, ss, 413, msg, false);
+            return respond_text(wsi, ss, 413, msg);
         }
         return serve_review(wsi, ss, vc->s);
     case LWS_CALLBACK_HTTP_WRITEABLE:

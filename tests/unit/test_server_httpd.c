@@ -1,5 +1,6 @@
 /* test_server_httpd.c — the real server on 127.0.0.1, driven with libcurl: probes,
- * readiness flips, /metrics (large enough to need several writes), keep-alive reuse,
+ * readiness flips, /metrics (large enough to need several writes), one request per
+ * connection (each answer closes it),
  * 404/405, the TLS webhook (self-signed cert made by openssl, verified, HTTP/1.1
  * only), the 1 MiB cap (413, with and without Expect), 411 for chunked bodies, listen
  * addresses, bad options, and a stop that leaves no thread or fd behind. */
@@ -197,7 +198,7 @@ START_TEST(test_plain)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
     fetch(h, url, NULL, 0, &r);
     ck_assert_int_eq(r.status, 503);
-    ck_assert_int_eq(r.new_conns, 0); /* keep-alive: the response was completed */
+    ck_assert_int_eq(r.new_conns, 1); /* every answer closes its connection */
     buf_free(&r.body);
     srv_set_ready(s, true);
     fetch(h, url, NULL, 0, &r);
@@ -220,7 +221,7 @@ START_TEST(test_plain)
     ck_assert_uint_eq(r.body.len, want.len);
     ck_assert_str_eq(r.body.data, want.data);
     ck_assert_ptr_nonnull(strstr(r.body.data, "ballast_reconciles_total{result=\"ok\"} 5\n"));
-    ck_assert_int_eq(r.new_conns, 0);
+    ck_assert_int_eq(r.new_conns, 1);
     buf_free(&want);
     buf_free(&r.body);
 
@@ -240,7 +241,12 @@ START_TEST(test_plain)
     ck_assert_int_eq(r.status, 200);
     buf_free(&r.body);
 
-    /* Stop with the keep-alive connection still open. */
+    /* Stop with a connection still open (the client's, idle). */
+    int idle = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(idle, (struct sockaddr *)&sa, sizeof(sa)), 0);
     double t0 = now_s();
     srv_stop(s);
     double took = now_s() - t0;
@@ -248,6 +254,7 @@ START_TEST(test_plain)
     fetch(h, url, NULL, 0, &r);
     ck_assert_int_ne(r.rc, CURLE_OK);
     buf_free(&r.body);
+    close(idle);
     curl_easy_cleanup(h);
     metrics_free(m);
     ck_assert_int_eq(count_dir("/proc/self/fd"), fds);
@@ -302,7 +309,7 @@ START_TEST(test_tls)
     ck_assert_int_eq(r.rc, CURLE_OK);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(r.http_version, CURL_HTTP_VERSION_1_1);
-    ck_assert_int_eq(r.new_conns, 0);
+    ck_assert_int_eq(r.new_conns, 1);
     cJSON *doc = cJSON_Parse(r.body.data);
     cJSON *resp = cJSON_GetObjectItemCaseSensitive(doc, "response");
     ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(resp, "uid")->valuestring, "abc-456");
@@ -333,8 +340,8 @@ START_TEST(test_tls)
     ck_assert_msg(r.rc == CURLE_OK, "curl: %s", curl_easy_strerror(r.rc));
     ck_assert_int_eq(r.status, 413);
     buf_free(&r.body);
-    /* Without Expect the body is read and dropped, then 413 on a connection that
-     * stays open. */
+    /* Without Expect the body is read and dropped, then 413 (so the answer is not lost to
+     * a reset), then the connection is closed. */
     fetch_opt(h, url, huge, big, FETCH_NO_EXPECT, &r);
     ck_assert_msg(r.rc == CURLE_OK, "curl: %s", curl_easy_strerror(r.rc));
     ck_assert_int_eq(r.status, 413);
@@ -342,11 +349,11 @@ START_TEST(test_tls)
     buf_free(&r.body);
     fetch(h, url, REVIEW_OK, strlen(REVIEW_OK), &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(r.new_conns, 0);
+    ck_assert_int_eq(r.new_conns, 1);
     buf_free(&r.body);
     free(huge);
 
-    /* The connection still works after all that. */
+    /* The server still works after all that. */
     fetch(h, url, REVIEW_OK, strlen(REVIEW_OK), &r);
     ck_assert_int_eq(r.status, 200);
     buf_free(&r.body);
