@@ -111,6 +111,7 @@ NAMESPACED = {
     ("ballast.dev", "physicalstatefulclusters/status"): {"get", "update", "patch"},
     ("ballast.dev", "physicalstatefulclusters/finalizers"): {"update"},
     ("", "pods"): {"get", "list", "watch", "create", "delete"},
+    ("", "pods/eviction"): {"create"},
     ("", "services"): {"get", "list", "watch", "create", "update", "delete"},
     ("", "configmaps"): {"get", "list", "watch", "create", "update", "delete"},
     ("", "persistentvolumeclaims"): {"get", "list", "watch", "create", "update", "delete"},

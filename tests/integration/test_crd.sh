@@ -95,7 +95,14 @@ print("ok: all %d schema nodes have a description" % count)
 ' || fail "some fields have no description (see above)"
 
 step "kubectl explain teaches the health gate"
-explain=$(kubectl explain psc.spec.health)
+# Established does not mean discovery has caught up: the aggregated discovery
+# document can lag the condition, and kubectl then says "doesn't have a resource
+# type". Wait for discovery (bounded), then explain.
+deadline=$((SECONDS + 30))
+until explain=$(kubectl explain psc.spec.health 2>&1); do
+	((SECONDS < deadline)) || fail "kubectl explain psc.spec.health failed for 30 s: $explain"
+	sleep 1
+done
 for word in metricsPort metricsPath gates drainedMetric rollTimeoutSeconds 9404; do
 	grep -q "$word" <<<"$explain" || fail "kubectl explain psc.spec.health does not mention $word: $explain"
 done
