@@ -54,8 +54,9 @@ struct plan_reading {
 
 /* What the health module read from one member. A member without an entry is treated
  * as not scraped, and an unscraped member fails every gate. A gate metric a scraped
- * member does not report (present=false) is not its to report when other members do
- * (KRaft controller metrics on broker-only nodes); when no member reports it, the gate
+ * member does not report (present=false) fails the gate on that member, unless the gate
+ * is optional: then it is not that member's to report (KRaft controller metrics on
+ * broker-only nodes) as long as some member reports it; when no member does, the gate
  * fails: a misspelt metric must never pass silently. */
 struct plan_member_health {
     int ordinal;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Whether any scraped member reports gate g. A metric some members lack is one they do
- * not own (KRaft controller metrics on brokers); one nobody reports is a typo or a
- * missing exporter rule, and must not pass silently. */
+/* Whether any scraped member reports gate g. An optional gate's metric may be missing
+ * on members that do not own it (KRaft controller metrics on broker-only nodes); one
+ * nobody reports is a typo or a missing exporter rule, and must not pass silently. */
 static bool someone_reports(const struct pctx *c, int g)
 {
     for (int i = 0; i < c->nm; i++) {
@@ -38,13 +38,23 @@ bool plan_gates_hold(const struct pctx *c, const struct pmember *m, char *why, s
     }
     for (int g = 0; g < s->ngates; g++) {
         const struct plan_reading *r = &m->health->gates[g];
-        if (!r->present) {
-            if (someone_reports(c, g))
-                continue; /* e.g. controller metrics exist on controllers only */
+        if (!r->present && !s->gates[g].optional) {
             if (why != NULL)
                 snprintf(why, n,
-                         "no member reports metric %s (member %s was read); check the gate's "
-                         "metric name and the exporter's rules",
+                         "member %s does not report metric %s, and every member must; check "
+                         "the gate's metric name and the exporter's rules, or set optional: "
+                         "true on a gate only some members report",
+                         m->name, s->gates[g].metric);
+            return false;
+        }
+        if (!r->present) {
+            if (someone_reports(c, g))
+                continue; /* optional: e.g. controller metrics exist on controllers only */
+            if (why != NULL)
+                snprintf(why, n,
+                         "no member reports metric %s (member %s was read), and an optional "
+                         "gate needs at least one; check the gate's metric name and the "
+                         "exporter's rules",
                          s->gates[g].metric, m->name);
             return false;
         }

@@ -560,7 +560,7 @@ static int parse_gates(const cJSON *health, struct psc_spec *s, struct err *e)
     if (g == NULL)
         return set_default_gates(s, e);
     if (!cJSON_IsArray(g))
-        return wrong_type(e, "spec.health.gates", "a list of {metric, max}", g);
+        return wrong_type(e, "spec.health.gates", "a list of {metric, max, optional}", g);
     int n = cJSON_GetArraySize(g);
     if (n == 0)
         return err_set(e, ERR_INVALID,
@@ -579,7 +579,7 @@ static int parse_gates(const cJSON *health, struct psc_spec *s, struct err *e)
         int i = s->ngates;
         snprintf(path, sizeof path, "spec.health.gates[%d]", i);
         if (!cJSON_IsObject(v))
-            return wrong_type(e, path, "an object {metric, max}", v);
+            return wrong_type(e, path, "an object {metric, max, optional}", v);
         snprintf(mpath, sizeof mpath, "%s.metric", path);
         int rc = get_string(v, "metric", mpath, true, &s->gates[i].metric, e);
         s->ngates++; /* counted now so psc_free frees a metric read before an error */
@@ -604,6 +604,9 @@ static int parse_gates(const cJSON *health, struct psc_spec *s, struct err *e)
         if (!cJSON_IsNumber(max) || !isfinite(max->valuedouble))
             return wrong_type(e, mpath, "a number", max);
         s->gates[i].max = max->valuedouble;
+        snprintf(mpath, sizeof mpath, "%s.optional", path);
+        if ((rc = get_bool(v, "optional", mpath, &s->gates[i].optional, e)) < 0)
+            return rc;
     }
     return 0;
 }

@@ -56,8 +56,11 @@ struct psc_kv {
 };
 
 struct psc_gate {
-    char *metric; /* Prometheus metric family name; the gate sums all its series */
-    double max;   /* holds when sum <= max on every member */
+    char *metric;  /* Prometheus metric family name; the gate sums all its series */
+    double max;    /* holds when sum <= max on every member that reports it */
+    bool optional; /* false (default): every member must report the metric, and one that
+                      does not fails the gate; true: members that do not report it are
+                      skipped, but at least one member must */
 };
 
 struct psc_listener {

@@ -136,14 +136,17 @@ END_TEST
 /* Table: what blocks a restart of a Ready member, and what the message says. */
 START_TEST(test_block_reasons)
 {
-    enum { UNSCRAPED, ABSENT, NAN_VALUE, INF_VALUE, OTHER_NOT_READY, OFFLINE };
+    enum { UNSCRAPED, ABSENT, ABSENT_ONE, ABSENT_OPTIONAL, NAN_VALUE, INF_VALUE,
+           OTHER_NOT_READY, OFFLINE };
     static const struct {
         int kind;
         const char *needle;
     } cases[] = {
         {UNSCRAPED, "metrics of member orders-1 could not be read (GET "
                     "http://10.0.0.2:9404/metrics answered HTTP 500, expected 200)"},
-        {ABSENT, "no member reports metric " URP},
+        {ABSENT, "member orders-0 does not report metric " URP ", and every member must"},
+        {ABSENT_ONE, "member orders-2 does not report metric " URP ", and every member must"},
+        {ABSENT_OPTIONAL, "no member reports metric " URP},
         {NAN_VALUE, "orders-1 reports " URP "=nan"},
         {INF_VALUE, "orders-1 reports " URP "=inf"},
         {OTHER_NOT_READY, "member orders-1 is not Ready"},
@@ -159,6 +162,15 @@ START_TEST(test_block_reasons)
             t.health[1].error = "GET http://10.0.0.2:9404/metrics answered HTTP 500, expected 200";
             break;
         case ABSENT:
+            for (int i = 0; i < 3; i++)
+                t.gates[i][0].present = false;
+            break;
+        case ABSENT_ONE:
+            /* the others report it: a gate that is not optional still fails on orders-2 */
+            t.gates[2][0].present = false;
+            break;
+        case ABSENT_OPTIONAL:
+            t.psc.spec.gates[0].optional = true;
             for (int i = 0; i < 3; i++)
                 t.gates[i][0].present = false;
             break;
@@ -501,12 +513,13 @@ START_TEST(test_roll_finishes_after_gates)
 }
 END_TEST
 
-/* A gate metric only some members report (controller metrics on a KRaft broker-only
- * node) does not block; the members that report it still must hold it. */
+/* An optional gate's metric only some members report (controller metrics on a KRaft
+ * broker-only node) does not block; the members that report it still must hold it. */
 START_TEST(test_metric_owned_by_some_members)
 {
     struct tk t;
     setup_roll(&t, 3);
+    t.psc.spec.gates[1].optional = true;
     t.gates[0][1].present = false;
     t.gates[1][1].present = false;
     ck_assert_int_eq(tk_plan(&t), 0);
@@ -517,6 +530,19 @@ START_TEST(test_metric_owned_by_some_members)
     ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"),
                                  "orders-2 reports "
                                  "kafka_controller_kafkacontroller_offlinepartitionscount=1"));
+    /* the same readings with the gate not optional (the default): the members that do
+     * not report it fail it, by name, in Rolling and in Degraded */
+    t.gates[2][1].value = 0;
+    t.psc.spec.gates[1].optional = false;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(t.plan->restart.set, 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollBlocked");
+    static const char want[] = "member orders-0 does not report metric "
+                               "kafka_controller_kafkacontroller_offlinepartitionscount";
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"), want));
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "reason"), "GateFailing");
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Degraded", "message"), want));
+    ck_assert_str_eq(tk_cond(t.plan->status, "Ready", "status"), "False");
     tk_free(&t);
 }
 END_TEST

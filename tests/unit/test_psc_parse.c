@@ -215,6 +215,7 @@ START_TEST(test_defaults)
     ck_assert(s->gates[0].max == 0);
     ck_assert_str_eq(s->gates[1].metric, "kafka_controller_kafkacontroller_offlinepartitionscount");
     ck_assert(s->gates[1].max == 0);
+    ck_assert(!s->gates[0].optional && !s->gates[1].optional);
     ck_assert_str_eq(s->drained_metric, "kafka_server_replicamanager_partitioncount");
     ck_assert_int_eq(s->roll_timeout_seconds, 900);
     psc_free(p);
@@ -306,6 +307,14 @@ START_TEST(test_crd_agrees)
     ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(gates, 1), "metric")->valuestring,
                      PSC_DEFAULT_GATE_OFFLINE);
     ck_assert(cJSON_GetObjectItem(cJSON_GetArrayItem(gates, 0), "max")->valuedouble == 0);
+    /* optional: a boolean, false unless set, in the schema and in the default list */
+    ck_assert_str_eq(
+        at(health, (const char *[]){"gates", "items", "properties", "optional", "type", NULL})
+            ->valuestring,
+        "boolean");
+    ck_assert(cJSON_IsFalse(
+        at(health, (const char *[]){"gates", "items", "properties", "optional", "default", NULL})));
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(gates, 1), "optional")));
     const cJSON *ls = at(spec, (const char *[]){"listeners", "default", NULL});
     ck_assert_int_eq(cJSON_GetArraySize(ls), 1);
     ck_assert_int_eq(cJSON_GetObjectItem(ls, PSC_DEFAULT_LISTENER_NAME)->valueint,
@@ -502,6 +511,12 @@ static const struct bad bad_cases[] = {
      "{\"metric\":\"kafka_server_replicamanager_underreplicatedpartitions\",\"max\":1}",
      "spec.health.gates[1].metric: metric kafka_server_replicamanager_underreplicatedpartitions "
      "already has a gate at [0]"},
+    {"/spec/health/gates/0", "{\"metric\":\"up\",\"max\":0,\"optional\":\"true\"}",
+     "spec.health.gates[0].optional: must be true or false, got the string \"true\""},
+    {"/spec/health/gates/1", "{\"metric\":\"up\",\"max\":0,\"optional\":1}",
+     "spec.health.gates[1].optional: must be true or false, got the number 1"},
+    {"/spec/health/gates/0", "{\"metric\":\"up\",\"max\":0,\"optional\":[]}",
+     "spec.health.gates[0].optional: must be true or false, got a list"},
     {"/spec/health/drainedMetric", "\"a-b\"",
      "spec.health.drainedMetric: must be a Prometheus metric name"},
     {"/spec/health/drainedMetric", "[]", "spec.health.drainedMetric: must be a string"},
@@ -555,6 +570,8 @@ static const struct good good_cases[] = {
     {"/spec/health", "{}"},
     {"/spec/health", "null"},
     {"/spec/health/gates/0", "{\"metric\":\"up:rate_5m\",\"max\":0.5}"},
+    {"/spec/health/gates/0", "{\"metric\":\"up\",\"max\":0,\"optional\":true}"},
+    {"/spec/health/gates/0", "{\"metric\":\"up\",\"max\":0,\"optional\":null}"},
     {"/spec/config", "{}"},
     {"/spec/config/sasl.jaas.config", "\"a b=\\\"c\\\";\""},
     {"/spec/listeners/x-9", "1"},
@@ -604,6 +621,23 @@ START_TEST(test_specific_values)
     ck_assert_int_eq(psc_parse(j, &p, &e), 0);
     ck_assert_str_eq(p->spec.gates[0].metric, "up:rate_5m");
     ck_assert(p->spec.gates[0].max == 0.5);
+    psc_free(p);
+    cJSON_Delete(j);
+
+    /* optional: false unless set, per gate */
+    j = edited(ORDERS_JSON, "/spec/health/gates/1",
+               "{\"metric\":\"kafka_controller_kafkacontroller_offlinepartitionscount\","
+               "\"max\":0,\"optional\":true}");
+    ck_assert_int_eq(psc_parse(j, &p, &e), 0);
+    ck_assert(!p->spec.gates[0].optional);
+    ck_assert(p->spec.gates[1].optional);
+    psc_free(p);
+    cJSON_Delete(j);
+    j = edited(ORDERS_JSON, "/spec/health/gates/1",
+               "{\"metric\":\"kafka_controller_kafkacontroller_offlinepartitionscount\","
+               "\"max\":0,\"optional\":false}");
+    ck_assert_int_eq(psc_parse(j, &p, &e), 0);
+    ck_assert(!p->spec.gates[1].optional);
     psc_free(p);
     cJSON_Delete(j);
 
