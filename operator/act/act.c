@@ -494,22 +494,29 @@ static void set_str(cJSON *o, const char *k, const char *v)
 }
 
 /* Writes o into status: condition o->type becomes True with o's reason and message; its
- * lastTransitionTime is the previous status's while that was True too, else now. */
+ * lastTransitionTime is the previous status's while that was True too, else now, and its
+ * lastProbeTime the previous status's while that said the same, else now. */
 static void apply_override(cJSON *status, const cJSON *prev_status, const struct override *o,
                            time_t now)
 {
     cJSON *k = find_condition(status, o->type);
     if (k == NULL)
         return;
+    const cJSON *pk = find_condition((cJSON *)prev_status, o->type);
+    const char *ps = jstr(pk, "status", NULL);
+    const char *pr = jstr(pk, "reason", NULL);
+    const char *pm = jstr(pk, "message", NULL);
+    const char *pltt = jstr(pk, "lastTransitionTime", NULL);
+    const char *pprobe = jstr(pk, "lastProbeTime", NULL);
+    bool was_true = ps != NULL && strcmp(ps, "True") == 0;
+    char ts[32];
+    rfc3339(now, ts);
     const char *was = jstr(k, "status", NULL);
-    if (was == NULL || strcmp(was, "True") != 0) {
-        const cJSON *pk = find_condition((cJSON *)prev_status, o->type);
-        const char *ps = jstr(pk, "status", NULL);
-        const char *pltt = jstr(pk, "lastTransitionTime", NULL);
-        char ts[32];
-        rfc3339(now, ts);
-        set_str(k, "lastTransitionTime", ps && strcmp(ps, "True") == 0 && pltt ? pltt : ts);
-    }
+    if (was == NULL || strcmp(was, "True") != 0)
+        set_str(k, "lastTransitionTime", was_true && pltt ? pltt : ts);
+    bool same = was_true && pr != NULL && strcmp(pr, o->reason) == 0 && pm != NULL &&
+                strcmp(pm, o->message) == 0 && pprobe != NULL;
+    set_str(k, "lastProbeTime", same ? pprobe : ts);
     set_str(k, "status", "True");
     set_str(k, "reason", o->reason);
     set_str(k, "message", o->message);

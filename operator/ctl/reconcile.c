@@ -180,13 +180,21 @@ cJSON *ctl_invalid_status(const cJSON *prev, long long generation, const char *m
         const char *old_reason = jstring(old, "reason", NULL);
         const char *old_msg = jstring(old, "message", NULL);
         const char *old_tt = jstring(old, "lastTransitionTime", NULL);
+        const char *old_probe = jstring(old, "lastProbeTime", NULL);
+        const cJSON *old_gen = cJSON_GetObjectItemCaseSensitive(old, "observedGeneration");
         const char *tt =
             old_status && strcmp(old_status, want_status) == 0 && old_tt ? old_tt : probe;
-        if (!old_status || strcmp(old_status, want_status) != 0 || !old_reason ||
-            strcmp(old_reason, reason) != 0 || !old_msg || strcmp(old_msg, msg) != 0)
+        bool same = old_status && strcmp(old_status, want_status) == 0 && old_reason &&
+                    strcmp(old_reason, reason) == 0 && old_msg && strcmp(old_msg, msg) == 0;
+        if (!same)
             *changed = true;
+        /* lastProbeTime: the pass that found what the condition says (see plan/status.c) */
+        const char *pt = same && old_probe && cJSON_IsNumber(old_gen) &&
+                                 old_gen->valuedouble == (double)generation
+                             ? old_probe
+                             : probe;
         cJSON_AddItemToArray(conds,
-                             condition(types[i], want_status, reason, msg, generation, probe, tt));
+                             condition(types[i], want_status, reason, msg, generation, pt, tt));
     }
     cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
     cJSON_AddItemToObject(st, "conditions", conds);

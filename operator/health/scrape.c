@@ -144,6 +144,29 @@ static int xfer_setup(struct xfer *x, const struct scrape_opts *o, struct curl_s
     return c == CURLE_OK ? 0 : -1;
 }
 
+/* drop_durations cuts libcurl's timings (" after 3 ms", " after 2001 milliseconds") out
+ * of an error text in place: the text reaches status conditions, which must not change
+ * while the member keeps failing the same way. */
+static void drop_durations(char *s)
+{
+    static const char *const units[] = {" milliseconds", " ms"};
+    char *p = s;
+    while ((p = strstr(p, " after ")) != NULL) {
+        char *d = p + strlen(" after "), *q = d;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        size_t cut = 0;
+        for (size_t u = 0; u < sizeof units / sizeof units[0] && q > d && cut == 0; u++)
+            if (strncmp(q, units[u], strlen(units[u])) == 0)
+                cut = (size_t)(q - p) + strlen(units[u]);
+        if (cut == 0) {
+            p++;
+            continue;
+        }
+        memmove(p, p + cut, strlen(p + cut) + 1);
+    }
+}
+
 /* finish records one scrape's outcome from libcurl's result code. */
 static void finish(struct xfer *x, CURLcode cc, bool forced, const struct scrape_opts *o)
 {
@@ -167,6 +190,7 @@ static void finish(struct xfer *x, CURLcode cc, bool forced, const struct scrape
     } else if (cc != CURLE_OK) {
         r->rc = ERR_IO;
         snprintf(r->error, sizeof r->error, "GET %s failed: %s", r->url, why);
+        drop_durations(r->error);
     } else if (r->status != 200) {
         r->rc = ERR_IO;
         snprintf(r->error, sizeof r->error, "GET %s answered HTTP %ld, expected 200", r->url,

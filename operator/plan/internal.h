@@ -17,7 +17,9 @@ struct pmember {
     const cJSON *pod, *pvc, *svc;            /* observed, borrowed, NULL when absent */
     const struct plan_member_health *health; /* NULL when no reading */
     bool ready;                              /* pod exists, not terminating, Ready=True */
-    bool terminating;                        /* pod has deletionTimestamp */
+    bool serving;       /* ready, and its broker does not report a state other than RUNNING: what
+                           the PSC's Ready condition counts */
+    bool terminating;   /* pod has deletionTimestamp */
     bool dead;          /* pod phase Failed or Succeeded: it will never come back by itself */
     bool svc_address;   /* observed member Service has a clusterIP */
     bool needs_restart; /* pod on another revision or restart token */
@@ -45,9 +47,10 @@ struct pctx {
     char zone_down_msg[512]; /* "" unless a requested zone with members has no nodes */
     bool can_act;            /* !invalid && !paused */
     struct pcond ready, resizing, rolling, degraded;
-    bool roll_pending; /* some wanted member needs a restart */
-    bool scaling_up;   /* new members are coming up: their absence is not Degraded */
-    bool disruption;   /* a pod delete was decided this pass (restart or scale-down) */
+    bool roll_pending;         /* some wanted member needs a restart */
+    time_t roll_blocked_since; /* 0, or when the roll started waiting (status.rollBlockedSince) */
+    bool scaling_up;           /* new members are coming up: their absence is not Degraded */
+    bool disruption;           /* a pod delete was decided this pass (restart or scale-down) */
 };
 
 /* ---- json.c ---- */

@@ -258,6 +258,11 @@ static void member_flags(struct pctx *c, struct pmember *m)
     m->terminating = plan_jget(m->pod, "metadata", "deletionTimestamp", (const char *)NULL) != NULL;
     m->dead = phase != NULL && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0);
     m->ready = !m->terminating && !m->dead && pod_ready(m->pod);
+    /* A pod can be Ready (its port open) while the broker behind it is still starting
+     * or already shutting down; the PSC is Ready only when its brokers serve. */
+    const struct plan_member_health *h = m->health;
+    m->serving = m->ready && !(h != NULL && h->scraped && h->broker_state.present &&
+                               h->broker_state.value != PLAN_BROKER_STATE_RUNNING);
     const char *rev = plan_jlabel(m->pod, PSC_LABEL_REVISION);
     const char *tok = plan_jlabel(m->pod, PSC_LABEL_RESTART);
     m->needs_restart = m->wanted && !m->terminating &&

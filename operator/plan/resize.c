@@ -33,6 +33,10 @@ static bool up_in_progress(struct pctx *c, char *why, size_t n)
             snprintf(why, n, "member %s is not Ready yet", m->name);
             return true;
         }
+        if (!m->serving) {
+            snprintf(why, n, "member %s is Ready but its broker is not serving yet", m->name);
+            return true;
+        }
     }
     for (int i = 0; i < c->nm; i++)
         if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
@@ -83,10 +87,11 @@ static bool drained(const struct pctx *c, const struct pmember *m, char *why, si
         return false;
     }
     if (m->health->drained.value != 0) {
+        /* no count here: it falls while partitions move, and status would follow it */
         snprintf(why, n,
-                 "member %s still hosts %g partitions (%s); move them to the members "
+                 "member %s still hosts partitions (%s is not 0); move them to the members "
                  "that stay (e.g. kafka-reassign-partitions.sh) and ballast removes it",
-                 m->name, m->health->drained.value, metric);
+                 m->name, metric);
         return false;
     }
     return true;

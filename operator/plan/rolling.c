@@ -4,6 +4,7 @@
  * most one member is ever taken down by a restart. */
 #include "plan/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,9 +60,15 @@ bool plan_gates_hold(const struct pctx *c, const struct pmember *m, char *why, s
             return false;
         }
         if (!(r->value <= s->gates[g].max)) { /* NaN fails too */
-            if (why != NULL)
-                snprintf(why, n, "member %s reports %s=%g (max %g)", m->name, s->gates[g].metric,
-                         r->value, s->gates[g].max);
+            /* No value in the message: it goes into conditions, and a count that moves
+             * while the gate keeps failing would rewrite status every pass. NaN is
+             * named, as it says the exporter is broken rather than the data unsafe. */
+            if (why != NULL && isnan(r->value))
+                snprintf(why, n, "member %s reports %s=NaN, not a number at most %g", m->name,
+                         s->gates[g].metric, s->gates[g].max);
+            else if (why != NULL)
+                snprintf(why, n, "member %s reports %s above its max %g", m->name,
+                         s->gates[g].metric, s->gates[g].max);
             return false;
         }
     }
@@ -97,8 +104,9 @@ static bool settling(struct pctx *c, char *why, size_t n)
         const struct pmember *m = &c->m[i];
         time_t since = m->pod != NULL && m->ready ? ready_since(m->pod) : 0;
         if (since > 0 && c->in->now - since < PLAN_SETTLE_SECONDS) {
-            snprintf(why, n, "member %s became Ready %lds ago and must stay Ready for %ds", m->name,
-                     (long)(c->in->now - since), PLAN_SETTLE_SECONDS);
+            snprintf(why, n,
+                     "member %s became Ready less than %ds ago and must stay Ready that long",
+                     m->name, PLAN_SETTLE_SECONDS);
             plan_out_requeue(c, (int)(PLAN_SETTLE_SECONDS - (c->in->now - since)) + 1);
             return true;
         }
@@ -148,34 +156,46 @@ bool plan_cluster_unsafe(struct pctx *c, const struct pmember *skip, char *why, 
     return false;
 }
 
-/* When the cluster turned unhealthy: the Degraded condition's last transition, if it
- * was already True; a roll blocked longer than rollTimeoutSeconds is stuck. */
-static time_t unhealthy_since(const struct pctx *c)
+/* When the roll started waiting: the status's rollBlockedSince while the last written
+ * Rolling condition still says the roll is blocked (or stuck), else now. Read back from
+ * the cluster, so a restarted operator keeps the clock; a roll that proceeds in between
+ * starts it again. */
+static time_t blocked_since(const struct pctx *c)
 {
-    const cJSON *d = plan_prev_condition(c->psc, "Degraded");
-    const char *st = plan_jstr(d, "status", (const char *)NULL);
+    const cJSON *prev = plan_prev_condition(c->psc, "Rolling");
+    const char *st = plan_jstr(prev, "status", (const char *)NULL);
+    const char *reason = plan_jstr(prev, "reason", (const char *)NULL);
     time_t t;
-    if (st != NULL && strcmp(st, "True") == 0 &&
-        plan_parse_time(plan_jstr(d, "lastTransitionTime", (const char *)NULL), &t) == 0 &&
+    if (st != NULL && strcmp(st, "True") == 0 && reason != NULL &&
+        (strcmp(reason, "RollBlocked") == 0 || strcmp(reason, "RollStuck") == 0) &&
+        plan_parse_time(plan_jstr(c->psc->status, "rollBlockedSince", (const char *)NULL), &t) ==
+            0 &&
         t <= c->in->now)
         return t;
     return c->in->now;
 }
 
+/* The roll waits for `why` before restarting `next`. The message carries the moment it
+ * started waiting, never a running count of seconds: status is written when the state
+ * changes, not every pass. */
 static int blocked(struct pctx *c, const char *next, const char *why)
 {
-    char msg[512];
-    long waited = (long)(c->in->now - unhealthy_since(c));
+    char msg[512], since_s[32];
+    time_t since = blocked_since(c);
+    long waited = (long)(c->in->now - since);
     int limit = c->psc->spec.roll_timeout_seconds;
     const cJSON *prev = plan_prev_condition(c->psc, "Rolling");
     const char *prev_reason = plan_jstr(prev, "reason", (const char *)NULL);
     const char *reason;
+    c->roll_blocked_since = since;
+    plan_fmt_time(since, since_s);
     if (limit > 0 && waited > limit) {
         reason = "RollStuck";
         snprintf(msg, sizeof msg,
-                 "Roll to revision %s is stuck: %s for %lds (rollTimeoutSeconds %d); %s waits "
-                 "and ballast will not proceed until it is fixed.",
-                 c->revision, why, waited, limit, next);
+                 "Roll to revision %s is stuck: blocked since %s, longer than "
+                 "rollTimeoutSeconds %d: %s; %s waits and ballast will not proceed until it "
+                 "is fixed.",
+                 c->revision, since_s, limit, why, next);
         plan_out_requeue(c, 30);
     } else {
         reason = "RollBlocked";
@@ -183,7 +203,8 @@ static int blocked(struct pctx *c, const char *next, const char *why)
                  "Roll to revision %s is blocked: %s; %s restarts once every member is Ready and "
                  "every gate holds.",
                  c->revision, why, next);
-        plan_out_requeue(c, 15);
+        /* come back by the time the wait turns into RollStuck, if not sooner */
+        plan_out_requeue(c, limit > 0 && limit - waited + 1 < 15 ? (int)(limit - waited + 1) : 15);
     }
     plan_cond_set(&c->rolling, true, reason, msg);
     if (prev_reason == NULL || strcmp(prev_reason, reason) != 0) {

@@ -1,7 +1,9 @@
 /* status.c — the PSC's .status as a person on call reads it: counts, revisions,
  * where each member lives, and the Ready/Resizing/Rolling/Degraded conditions.
- * lastTransitionTime moves only when a condition's status flips; lastProbeTime alone
- * never makes the status "changed", so a steady cluster is not written every pass. */
+ * lastTransitionTime moves only when a condition's status flips, lastProbeTime only when
+ * what a condition says changes, and messages carry no number that moves while the
+ * state stays, so a steady cluster — healthy, degraded or stuck — is not written every
+ * pass. */
 #include "plan/internal.h"
 
 #include <stdio.h>
@@ -37,7 +39,7 @@ static void decide_ready_degraded(struct pctx *c)
         const struct pmember *m = &c->m[i];
         if (m->wanted) {
             wanted++;
-            if (m->ready)
+            if (m->serving)
                 ready++;
             else if (m->pod == NULL && missing == NULL)
                 missing = m;
@@ -67,6 +69,12 @@ static void decide_ready_degraded(struct pctx *c)
                                   "remove the " PSC_ANN_PAUSED " annotation to recreate it"
                                 : "; ballast is recreating it in its zone");
         plan_cond_set(&c->degraded, true, "MemberMissing", msg);
+    } else if (down != NULL && !c->scaling_up && down->ready) {
+        snprintf(msg, sizeof msg,
+                 "Member %s is Ready but its broker is not serving "
+                 "(kafka_server_kafkaserver_brokerstate=%g, 3 is running); check its logs.",
+                 down->name, down->health->broker_state.value);
+        plan_cond_set(&c->degraded, true, "MemberNotReady", msg);
     } else if (down != NULL && !c->scaling_up) {
         snprintf(msg, sizeof msg, "Member %s is not Ready; check its pod's events and logs.",
                  down->name);
@@ -83,7 +91,9 @@ static void decide_ready_degraded(struct pctx *c)
         const struct pmember *m = missing != NULL ? missing : down;
         snprintf(why, sizeof why, "%s", m ? m->name : "?");
         snprintf(msg, sizeof msg, "%d of %d members are Ready; %s is %s.", ready, wanted, why,
-                 m && m->pod == NULL ? "not created yet" : "not Ready");
+                 m && m->pod == NULL ? "not created yet"
+                 : m && m->ready     ? "Ready but its broker is not serving yet"
+                                     : "not Ready");
         plan_cond_set(&c->ready, false, "MembersNotReady", msg);
     } else {
         snprintf(msg, sizeof msg, "Every member is Ready but a gate fails: %s.", gate_why);
@@ -159,28 +169,43 @@ static void current_revision(struct pctx *c, char *out, size_t n)
     snprintf(out, n, "%s", best != NULL ? best : c->revision);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* lastTransitionTime: when status last flipped. lastProbeTime: the probe (pass) that
+ * found what the condition says now; a later pass that finds the same keeps it, so a
+ * steady condition is never rewritten only to move a clock. */
 static int add_condition(struct pctx *c, cJSON *arr, const char *type, const struct pcond *k)
 {
-    char now[32], ltt[32];
+    char now[32], ltt[32], probe[32];
     plan_fmt_time(c->in->now, now);
     snprintf(ltt, sizeof ltt, "%s", now);
+    snprintf(probe, sizeof probe, "%s", now);
     const char *st = k->status ? "True" : "False";
+    const char *reason = k->reason[0] ? k->reason : "Unknown";
     const cJSON *prev = plan_prev_condition(c->psc, type);
     const char *pst = plan_jstr(prev, "status", (const char *)NULL);
     const char *pltt = plan_jstr(prev, "lastTransitionTime", (const char *)NULL);
+    const cJSON *pgen = plan_jget(prev, "observedGeneration", (const char *)NULL);
     time_t t;
-    if (pst != NULL && strcmp(pst, st) == 0 && pltt != NULL && plan_parse_time(pltt, &t) == 0)
+    if (same_str(pst, st) && pltt != NULL && plan_parse_time(pltt, &t) == 0)
         plan_fmt_time(t, ltt);
+    if (same_str(pst, st) && same_str(plan_jstr(prev, "reason", (const char *)NULL), reason) &&
+        same_str(plan_jstr(prev, "message", (const char *)NULL), k->message) &&
+        cJSON_IsNumber(pgen) && pgen->valuedouble == (double)c->psc->generation &&
+        plan_parse_time(plan_jstr(prev, "lastProbeTime", (const char *)NULL), &t) == 0)
+        plan_fmt_time(t, probe);
     cJSON *o = cJSON_CreateObject();
     if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
         cJSON_Delete(o);
         return ERR_NOMEM;
     }
     if (plan_jset_str(o, "type", type) != 0 || plan_jset_str(o, "status", st) != 0 ||
-        plan_jset_str(o, "reason", k->reason[0] ? k->reason : "Unknown") != 0 ||
-        plan_jset_str(o, "message", k->message) != 0 ||
+        plan_jset_str(o, "reason", reason) != 0 || plan_jset_str(o, "message", k->message) != 0 ||
         plan_jset(o, "observedGeneration", cJSON_CreateNumber((double)c->psc->generation)) != 0 ||
-        plan_jset_str(o, "lastProbeTime", now) != 0 ||
+        plan_jset_str(o, "lastProbeTime", probe) != 0 ||
         plan_jset_str(o, "lastTransitionTime", ltt) != 0)
         return ERR_NOMEM;
     return 0;
@@ -255,8 +280,10 @@ int plan_build_status(struct pctx *c, struct err *e)
         pods += c->m[i].pod != NULL;
         ready += c->m[i].ready;
     }
-    char cur[64];
+    char cur[64], since[32] = "";
     current_revision(c, cur, sizeof cur);
+    if (c->roll_blocked_since > 0)
+        plan_fmt_time(c->roll_blocked_since, since);
     cJSON *s = cJSON_CreateObject();
     c->out->status = s;
     cJSON *conds = NULL;
@@ -267,6 +294,7 @@ int plan_build_status(struct pctx *c, struct err *e)
         plan_jset_str(s, "currentRevision", cur) != 0 ||
         plan_jset_str(s, "updateRevision", c->revision) != 0 ||
         plan_jset(s, "placement", placement(c)) != 0 ||
+        (since[0] != '\0' && plan_jset_str(s, "rollBlockedSince", since) != 0) ||
         (conds = plan_jarr_add(s, "conditions")) == NULL ||
         add_condition(c, conds, "Ready", &c->ready) != 0 ||
         add_condition(c, conds, "Resizing", &c->resizing) != 0 ||

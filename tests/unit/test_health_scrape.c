@@ -419,7 +419,16 @@ START_TEST(test_scrape_refused)
     char want[80];
     snprintf(want, sizeof want, "GET http://127.0.0.1:%d/metrics failed: ", port);
     ck_assert_msg(strncmp(r.error, want, strlen(want)) == 0, "%s", r.error);
+    /* no timing in the text ("... after 0 ms: ..."): it reaches status conditions */
+    ck_assert_msg(strstr(r.error, " ms") == NULL && strstr(r.error, "millisecond") == NULL, "%s",
+                  r.error);
     ck_assert_ptr_null(r.values);
+    char first[sizeof r.error];
+    snprintf(first, sizeof first, "%s", r.error);
+    scrape_results_free(&r, 1);
+    /* the same failure twice reads the same */
+    ck_assert_int_eq(scrape_all(&t, 1, NULL, &r, &e), 0);
+    ck_assert_str_eq(r.error, first);
     scrape_results_free(&r, 1);
 }
 END_TEST

@@ -108,7 +108,8 @@ START_TEST(test_gate_blocks_then_proceeds)
     ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollBlocked");
     const char *msg = tk_cond(t.plan->status, "Rolling", "message");
     ck_assert_ptr_nonnull(strstr(msg, "orders-2"));
-    ck_assert_ptr_nonnull(strstr(msg, URP "=3"));
+    ck_assert_ptr_nonnull(strstr(msg, URP " above its max 0"));
+    ck_assert_ptr_null(strstr(msg, "=3")); /* no live count in a condition */
     ck_assert_int_gt(t.plan->requeue_after, 0);
     ck_assert_int_le(t.plan->requeue_after, 30);
     ck_assert_int_ge(t.plan->nevents, 1);
@@ -136,8 +137,16 @@ END_TEST
 /* Table: what blocks a restart of a Ready member, and what the message says. */
 START_TEST(test_block_reasons)
 {
-    enum { UNSCRAPED, ABSENT, ABSENT_ONE, ABSENT_OPTIONAL, NAN_VALUE, INF_VALUE,
-           OTHER_NOT_READY, OFFLINE };
+    enum {
+        UNSCRAPED,
+        ABSENT,
+        ABSENT_ONE,
+        ABSENT_OPTIONAL,
+        NAN_VALUE,
+        INF_VALUE,
+        OTHER_NOT_READY,
+        OFFLINE
+    };
     static const struct {
         int kind;
         const char *needle;
@@ -147,10 +156,10 @@ START_TEST(test_block_reasons)
         {ABSENT, "member orders-0 does not report metric " URP ", and every member must"},
         {ABSENT_ONE, "member orders-2 does not report metric " URP ", and every member must"},
         {ABSENT_OPTIONAL, "no member reports metric " URP},
-        {NAN_VALUE, "orders-1 reports " URP "=nan"},
-        {INF_VALUE, "orders-1 reports " URP "=inf"},
+        {NAN_VALUE, "orders-1 reports " URP "=NaN"},
+        {INF_VALUE, "orders-1 reports " URP " above its max 0"},
         {OTHER_NOT_READY, "member orders-1 is not Ready"},
-        {OFFLINE, "kafka_controller_kafkacontroller_offlinepartitionscount=1"},
+        {OFFLINE, "kafka_controller_kafkacontroller_offlinepartitionscount above its max 0"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct tk t;
@@ -333,13 +342,129 @@ START_TEST(test_stuck_roll_never_proceeds)
     const char *msg = tk_cond(t.plan->status, "Rolling", "message");
     ck_assert_ptr_nonnull(strstr(msg, "stuck"));
     ck_assert_ptr_nonnull(strstr(msg, "orders-1"));
-    ck_assert_ptr_nonnull(strstr(msg, URP "=2"));
-    ck_assert_ptr_nonnull(strstr(msg, "901s"));
+    ck_assert_ptr_nonnull(strstr(msg, URP " above its max 0"));
+    /* the moment it blocked, read back from status, not a running count of seconds */
+    const char *since =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t.plan->status, "rollBlockedSince"));
+    ck_assert_ptr_nonnull(since);
+    char want[96];
+    snprintf(want, sizeof want, "blocked since %s, longer than rollTimeoutSeconds 900", since);
+    ck_assert_msg(strstr(msg, want) != NULL, "%s", msg);
     ck_assert_int_eq(t.plan->status_changed, 1);
     bool warned = false;
     for (int i = 0; i < t.plan->nevents; i++)
         warned |= strcmp(t.plan->events[i].reason, "RollStuck") == 0;
     ck_assert(warned);
+    tk_apply(&t);
+    /* stuck and staying so, the count under the gate moving: nothing to write, no event */
+    for (int pass = 0; pass < 3; pass++) {
+        t.now += 30;
+        t.gates[1][0].value = 3 + pass;
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollStuck");
+        ck_assert_int_eq(t.plan->status_changed, 0);
+        ck_assert_int_eq(t.plan->nevents, 0);
+        tk_apply(&t);
+    }
+    tk_free(&t);
+}
+END_TEST
+
+static void fmt_time(time_t when, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Rewrites the last written status: Rolling True with `reason`, rollBlockedSince `since`
+ * (NULL: none). */
+static void set_rolling(struct tk *t, const char *reason, const char *since)
+{
+    cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(t->psc.status, "conditions"))
+    {
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(k, "type")->valuestring, "Rolling") == 0) {
+            cJSON_ReplaceItemInObjectCaseSensitive(k, "status", cJSON_CreateString("True"));
+            cJSON_ReplaceItemInObjectCaseSensitive(k, "reason", cJSON_CreateString(reason));
+        }
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(t->psc.status, "rollBlockedSince");
+    if (since != NULL)
+        cJSON_AddStringToObject(t->psc.status, "rollBlockedSince", since);
+}
+
+/* RollStuck is timed from the moment the roll blocked, as recorded in status, whatever
+ * else the cluster said before; a roll blocked by a Ready member whose broker never
+ * reaches RUNNING becomes stuck. */
+START_TEST(test_stuck_timed_from_block)
+{
+    enum { NONE, T0, GARBAGE, FUTURE };
+    static const struct {
+        int since;          /* rollBlockedSince in the last written status */
+        const char *reason; /* the last written Rolling reason */
+        long after;         /* seconds after T0 the pass runs */
+        const char *want;
+        int want_since; /* T0, or NONE: the pass's own now */
+    } cases[] = {
+        {T0, "RollBlocked", 900, "RollBlocked", T0},
+        {T0, "RollBlocked", 901, "RollStuck", T0},
+        {T0, "RollStuck", 5000, "RollStuck", T0},
+        /* a recorded moment counts only while the roll is still blocked */
+        {T0, "RollInProgress", 5000, "RollBlocked", NONE},
+        {T0, "RollFinishing", 5000, "RollBlocked", NONE},
+        /* no moment (an older operator wrote status), garbage, or the future: from now */
+        {NONE, "RollBlocked", 5000, "RollBlocked", NONE},
+        {GARBAGE, "RollBlocked", 5000, "RollBlocked", NONE},
+        {FUTURE, "RollBlocked", 5000, "RollBlocked", NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tk t;
+        setup_roll(&t, 3);
+        time_t t0 = t.now;
+        char t0s[32], nows[32];
+        fmt_time(t0, t0s);
+        t.health[1].broker_state.value = 1; /* a Ready pod whose broker is starting */
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollBlocked");
+        tk_apply(&t);
+        const char *since = cases[i].since == T0        ? t0s
+                            : cases[i].since == GARBAGE ? "yesterday"
+                            : cases[i].since == FUTURE  ? "2999-01-01T00:00:00Z"
+                                                        : NULL;
+        set_rolling(&t, cases[i].reason, since);
+        t.now = t0 + cases[i].after;
+        fmt_time(t.now, nows);
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_eq(t.plan->restart.set, 0);
+        ck_assert_msg(strcmp(tk_cond(t.plan->status, "Rolling", "reason"), cases[i].want) == 0,
+                      "case %zu: %s: %s", i, tk_cond(t.plan->status, "Rolling", "reason"),
+                      tk_cond(t.plan->status, "Rolling", "message"));
+        /* the moment is recorded for the next pass, or the next operator, to read */
+        const char *got = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(t.plan->status, "rollBlockedSince"));
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(strcmp(got, cases[i].want_since == T0 ? t0s : nows) == 0,
+                      "case %zu: rollBlockedSince %s", i, got);
+        tk_free(&t);
+    }
+}
+END_TEST
+
+/* Once the roll proceeds, rollBlockedSince goes: the next block starts a new clock. */
+START_TEST(test_block_moment_cleared_on_progress)
+{
+    struct tk t;
+    setup_roll(&t, 3);
+    t.gates[1][0].value = 2;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(t.plan->status, "rollBlockedSince"));
+    tk_apply(&t);
+    t.gates[1][0].value = 0;
+    t.now += 30;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert(t.plan->restart.set);
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(t.plan->status, "rollBlockedSince"));
     tk_free(&t);
 }
 END_TEST
@@ -503,7 +628,7 @@ START_TEST(test_roll_finishes_after_gates)
     t.gates[0][0].value = 1;
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "reason"), "RollFinishing");
-    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"), URP "=1"));
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"), URP " above"));
     tk_apply(&t);
     t.gates[0][0].value = 0;
     ck_assert_int_eq(tk_plan(&t), 0);
@@ -529,7 +654,7 @@ START_TEST(test_metric_owned_by_some_members)
     ck_assert_int_eq(t.plan->restart.set, 0);
     ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Rolling", "message"),
                                  "orders-2 reports "
-                                 "kafka_controller_kafkacontroller_offlinepartitionscount=1"));
+                                 "kafka_controller_kafkacontroller_offlinepartitionscount above"));
     /* the same readings with the gate not optional (the default): the members that do
      * not report it fail it, by name, in Rolling and in Degraded */
     t.gates[2][1].value = 0;
@@ -631,6 +756,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_recovering_broker_waits);
     tcase_add_test(tc, test_missing_pod_recreated_during_blocked_roll);
     tcase_add_test(tc, test_stuck_roll_never_proceeds);
+    tcase_add_test(tc, test_stuck_timed_from_block);
+    tcase_add_test(tc, test_block_moment_cleared_on_progress);
     tcase_add_test(tc, test_operator_restart_resumes);
     tcase_add_test(tc, test_paused);
     tcase_add_test(tc, test_restart_annotation);

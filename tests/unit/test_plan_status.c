@@ -57,8 +57,13 @@ START_TEST(test_transition_times)
     snprintf(t3, sizeof t3, "2026-09-21T14:32:00Z");
     snprintf(t4, sizeof t4, "2026-09-21T14:33:00Z");
     const char *ready_ltt = tk_cond(t.psc.status, "Ready", "lastTransitionTime");
-    char before[32];
+    char before[32], rolling_probe[32], resizing_probe[32];
     snprintf(before, sizeof before, "%s", ready_ltt);
+    snprintf(rolling_probe, sizeof rolling_probe, "%s",
+             tk_cond(t.psc.status, "Rolling", "lastProbeTime"));
+    snprintf(resizing_probe, sizeof resizing_probe, "%s",
+             tk_cond(t.psc.status, "Resizing", "lastProbeTime"));
+    ck_assert_str_ne(rolling_probe, t1);
 
     /* T1: a member goes not Ready: Ready and Degraded flip, both stamped T1 */
     t.now = 1790001000;
@@ -86,6 +91,9 @@ START_TEST(test_transition_times)
     ck_assert_int_eq(t.plan->status_changed, 1);
     expect_cond(t.plan->status, "Ready", "False", t1, t3);
     expect_cond(t.plan->status, "Degraded", "True", t1, t3);
+    /* lastProbeTime is per condition: Rolling says what it said, so it keeps its time */
+    ck_assert_str_eq(tk_cond(t.plan->status, "Rolling", "lastProbeTime"), rolling_probe);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "lastProbeTime"), resizing_probe);
     tk_apply(&t);
 
     /* T4: all Ready again: flips back, stamped T4 */
@@ -176,17 +184,24 @@ END_TEST
 /* Table of health states -> Ready/Degraded reasons. */
 START_TEST(test_ready_degraded_reasons)
 {
-    enum { OK, GATE, NOT_READY, MISSING, UNSCRAPED };
+    enum { OK, GATE, NOT_READY, MISSING, UNSCRAPED, BROKER_STARTING, NO_BROKER_STATE };
     static const struct {
         int kind;
         const char *ready, *ready_reason, *degraded, *degraded_reason, *needle;
     } cases[] = {
         {OK, "True", "AllMembersReady", "False", "Healthy", "3 of 3"},
         {GATE, "False", "GateFailing", "True", "GateFailing",
-         "orders-2 reports kafka_controller_kafkacontroller_offlinepartitionscount=4"},
+         "orders-2 reports kafka_controller_kafkacontroller_offlinepartitionscount above its "
+         "max 0"},
         {NOT_READY, "False", "MembersNotReady", "True", "MemberNotReady", "orders-1"},
         {MISSING, "False", "MembersNotReady", "True", "MemberMissing", "orders-0"},
         {UNSCRAPED, "False", "GateFailing", "True", "GateFailing", "could not be read"},
+        /* a Ready pod whose broker is not RUNNING is not a Ready member */
+        {BROKER_STARTING, "False", "MembersNotReady", "True", "MemberNotReady",
+         "Member orders-1 is Ready but its broker is not serving "
+         "(kafka_server_kafkaserver_brokerstate=1, 3 is running)"},
+        /* an engine that exports no broker state is judged by its pods and gates */
+        {NO_BROKER_STATE, "True", "AllMembersReady", "False", "Healthy", "Every member is Ready"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct tk t;
@@ -205,6 +220,13 @@ START_TEST(test_ready_degraded_reasons)
         case UNSCRAPED:
             t.health[1].scraped = false;
             break;
+        case BROKER_STARTING:
+            t.health[1].broker_state.value = 1;
+            break;
+        case NO_BROKER_STATE:
+            for (int i = 0; i < 3; i++)
+                t.health[i].broker_state.present = false;
+            break;
         }
         ck_assert_int_eq(tk_plan(&t), 0);
         ck_assert_int_eq(t.plan->nactions, 0);
@@ -216,9 +238,89 @@ START_TEST(test_ready_degraded_reasons)
         const char *msg = cases[k].kind == OK ? tk_cond(s, "Ready", "message")
                                               : tk_cond(s, "Degraded", "message");
         ck_assert_msg(strstr(msg, cases[k].needle) != NULL, "case %zu: %s", k, msg);
-        if (cases[k].kind != OK) {
+        if (cases[k].kind == BROKER_STARTING)
+            ck_assert_str_eq(tk_cond(s, "Ready", "message"),
+                             "2 of 3 members are Ready; orders-1 is Ready but its broker is not "
+                             "serving yet.");
+        if (strcmp(cases[k].degraded, "True") == 0) {
             ck_assert_int_eq(t.plan->requeue_after, 30);
             ck_assert_int_ge(t.plan->nevents, 1);
+        }
+        tk_free(&t);
+    }
+}
+END_TEST
+
+/* Table: states that last while numbers under them move (a gate's count, a partition
+ * count while a member drains, seconds passing while a roll is blocked, stuck or a member
+ * settles): after the pass that reports the state, status is not written again and no
+ * Event is repeated. */
+START_TEST(test_status_stable_while_state_stays)
+{
+    enum { GATE, ROLL_BLOCKED, ROLL_STUCK, DRAIN, SETTLE, BROKER_STARTING };
+    static const char *const names[] = {"gate",  "roll blocked", "roll stuck",
+                                        "drain", "settle",       "broker starting"};
+    for (int k = GATE; k <= BROKER_STARTING; k++) {
+        struct tk t;
+        setup(&t, 4);
+        int step = 60;
+        switch (k) {
+        case GATE:
+            t.gates[2][0].value = 3;
+            break;
+        case ROLL_BLOCKED:
+        case ROLL_STUCK:
+            tk_set_image(&t, "apache/kafka:3.9.1");
+            t.gates[2][0].value = 3;
+            if (k == ROLL_STUCK) {
+                ck_assert_int_eq(tk_plan(&t), 0);
+                tk_apply(&t);
+                t.now += t.psc.spec.roll_timeout_seconds + 1;
+            }
+            step = 15;
+            break;
+        case DRAIN:
+            t.psc.spec.replicas = 3;
+            t.psc.generation++;
+            t.health[3].drained.value = 12;
+            step = 15;
+            break;
+        case SETTLE: {
+            tk_set_image(&t, "apache/kafka:3.9.1");
+            cJSON *cond = cJSON_GetArrayItem(
+                cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(tk_get(&t, PLAN_POD, "orders-3"), "status"),
+                    "conditions"),
+                0);
+            char ts[32];
+            struct tm tm;
+            gmtime_r(&t.now, &tm);
+            strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            cJSON_AddStringToObject(cond, "lastTransitionTime", ts);
+            step = 2;
+            break;
+        }
+        case BROKER_STARTING:
+            t.health[1].broker_state.value = 1;
+            break;
+        }
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_int_eq(t.plan->restart.set, 0);
+        ck_assert_int_eq(t.plan->nactions, 0);
+        tk_apply(&t);
+        for (int pass = 1; pass <= 3; pass++) {
+            t.now += step;
+            if (k == GATE || k == ROLL_BLOCKED || k == ROLL_STUCK)
+                t.gates[2][0].value = 3 + pass;
+            if (k == DRAIN)
+                t.health[3].drained.value = 12 - pass;
+            ck_assert_int_eq(tk_plan(&t), 0);
+            ck_assert_msg(t.plan->status_changed == 0, "%s, pass %d: status rewritten: %s",
+                          names[k], pass, cJSON_PrintUnformatted(t.plan->status));
+            ck_assert_msg(t.plan->nevents == 0, "%s, pass %d: event %s", names[k], pass,
+                          t.plan->events[0].reason);
+            ck_assert_int_eq(t.plan->restart.set, 0);
+            tk_apply(&t);
         }
         tk_free(&t);
     }
@@ -261,6 +363,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_condition_shape);
     tcase_add_test(tc, test_current_revision);
     tcase_add_test(tc, test_ready_degraded_reasons);
+    tcase_add_test(tc, test_status_stable_while_state_stays);
     tcase_add_test(tc, test_garbage_previous_status);
     suite_add_tcase(s, tc);
     return s;
