@@ -234,6 +234,62 @@ static int report_invalid(const struct act_api *api, const cJSON *obj, const cha
     return rc;
 }
 
+/* The last spec ballast accepted, read back from the ConfigMap the planner keeps for it
+ * (see plan.h), as a PSC with this object's own metadata and status: what a missing
+ * member is recreated from while the spec as written is invalid. NULL when there is no
+ * record (the PSC was never valid) or it no longer parses. A spec that says paused
+ * still pauses, however invalid the rest. Caller frees with psc_free. */
+static struct psc *accepted_psc(const struct ctl_view *v)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(v->psc, "metadata");
+    const char *name = jstring(md, "name", NULL);
+    const char *uid = jstring(md, "uid", NULL);
+    if (name == NULL || uid == NULL)
+        return NULL;
+    char cm[300];
+    snprintf(cm, sizeof cm, "%s%s", name, PLAN_ACCEPTED_SUFFIX);
+    const char *text = NULL;
+    for (int i = 0; i < v->observed.nconfigmaps && text == NULL; i++) {
+        const cJSON *o = v->observed.configmaps[i];
+        const char *n = jstring(o, "metadata", "name");
+        bool ours = false;
+        const cJSON *ref;
+        cJSON_ArrayForEach(
+            ref, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
+                                                  "ownerReferences"))
+        {
+            const char *ru = jstring(ref, "uid", NULL);
+            ours |= ru != NULL && strcmp(ru, uid) == 0;
+        }
+        if (n != NULL && strcmp(n, cm) == 0 && ours)
+            text = jstring(o, "data", PLAN_ACCEPTED_KEY);
+    }
+    cJSON *spec = text != NULL ? cJSON_Parse(text) : NULL;
+    cJSON *obj = spec != NULL ? cJSON_CreateObject() : NULL;
+    struct psc *p = NULL;
+    if (obj == NULL) {
+        cJSON_Delete(spec);
+        return NULL;
+    }
+    /* borrowed parts are added as references: deleting obj leaves them alone */
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(v->psc, "status");
+    struct err pe = {0};
+    if (!cJSON_AddItemToObject(obj, "spec", spec)) {
+        cJSON_Delete(spec);
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    if (cJSON_AddItemReferenceToObject(obj, "metadata", (cJSON *)md) &&
+        (st == NULL || cJSON_AddItemReferenceToObject(obj, "status", st)))
+        psc_parse(obj, &p, &pe); /* p stays NULL when the record no longer parses */
+    cJSON_Delete(obj);
+    const cJSON *paused = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(v->psc, "spec"), "paused");
+    if (p != NULL && cJSON_IsTrue(paused))
+        p->paused = true;
+    return p;
+}
+
 static bool condition_is(const cJSON *status, const char *type, const char *want,
                          const char *reason)
 {
@@ -252,9 +308,14 @@ int ctl_reconcile_pass(const struct act_api *api, const struct ctl_view *v,
     int rc;
     struct err pe = {0};
 
+    char why[512] = "";
     memset(out, 0, sizeof *out);
-    if (psc_parse(v->psc, &p, &pe) != 0)
-        return report_invalid(api, v->psc, pe.msg, now, out, e);
+    if (psc_parse(v->psc, &p, &pe) != 0) {
+        /* Unparsable: plan from the last accepted spec, or only say so when there is none. */
+        if ((p = accepted_psc(v)) == NULL)
+            return report_invalid(api, v->psc, pe.msg, now, out, e);
+        snprintf(why, sizeof why, "%s", pe.msg);
+    }
 
     char key[300];
     snprintf(key, sizeof key, "%s/%s", p->ns, p->name);
@@ -263,11 +324,32 @@ int ctl_reconcile_pass(const struct act_api *api, const struct ctl_view *v,
     in.health = health;
     in.nhealth = nhealth;
     in.now = now;
+    in.spec = why[0] == '\0' ? cJSON_GetObjectItemCaseSensitive(v->psc, "spec") : NULL;
+    in.invalid = why[0] != '\0' ? why : NULL;
     rc = plan_compute(&in, &pl, e);
+    if (rc == 0 && in.invalid == NULL && pl->invalid[0] != '\0') {
+        /* Parsed, but the planner refused it (a zone without nodes, a shrinking volume):
+         * the same fallback. */
+        struct psc *a = accepted_psc(v);
+        if (a != NULL) {
+            snprintf(why, sizeof why, "%s", pl->invalid);
+            plan_free(pl);
+            pl = NULL;
+            psc_free(p);
+            p = a;
+            in.psc = p;
+            in.spec = NULL;
+            in.invalid = why;
+            rc = plan_compute(&in, &pl, e);
+        }
+    }
     if (rc != 0) {
         err_prefix(e, "plan %s", key);
         goto out;
     }
+    if (in.invalid != NULL && pl->nactions > 0)
+        log_warn("invalid spec: recreating what is missing from the last accepted spec", "psc", key,
+                 "error", in.invalid);
     out->requeue_after = pl->requeue_after;
     out->actions = pl->nactions + (pl->restart.set ? 1 : 0);
     out->rolling = condition_is(pl->status, "Rolling", "True", NULL);
@@ -303,7 +385,8 @@ int ctl_reconcile(const struct act_api *api, const struct ctl_view *v, long scra
     struct err pe = {0};
 
     memset(out, 0, sizeof *out);
-    if (psc_parse(v->psc, &p, &pe) != 0)
+    /* An unparsable spec is scraped as the last accepted one says (see ctl_reconcile_pass). */
+    if (psc_parse(v->psc, &p, &pe) != 0 && (p = accepted_psc(v)) == NULL)
         return report_invalid(api, v->psc, pe.msg, now, out, e);
     int rc = read_health(p, v, scrape_timeout_ms, &hr, e);
     psc_free(p);

@@ -37,7 +37,11 @@ struct act_api;
 /* ctl_reconcile runs one pass: scrape every member, then ctl_reconcile_pass. api NULL
  * (not the leader, or dry): plan and log, write nothing. Returns 0, or a negative ERR_*
  * with e filled (the caller retries with back-off): also when an action failed (the
- * failure is in status and in an Event by then). */
+ * failure is in status and in an Event by then). A spec that is invalid (unparsable, or
+ * refused by the planner) is planned from the last accepted spec, read from the
+ * ConfigMap the planner keeps (PLAN_ACCEPTED_SUFFIX, among v's configmaps): missing
+ * members are recreated from it and status says InvalidSpec; with no such record only
+ * the status is written. */
 int ctl_reconcile(const struct act_api *api, const struct ctl_view *v, long scrape_timeout_ms,
                   time_t now, struct ctl_outcome *out, struct err *e);
 
@@ -47,7 +51,8 @@ int ctl_reconcile_pass(const struct act_api *api, const struct ctl_view *v,
                        const struct plan_member_health *health, int nhealth, time_t now,
                        struct ctl_outcome *out, struct err *e);
 
-/* ctl_invalid_status builds the status written when the PSC cannot even be parsed:
+/* ctl_invalid_status builds the status written when the PSC cannot even be parsed (and
+ * no accepted spec is recorded):
  * Ready=False and Degraded=True with reason InvalidSpec and msg, keeping the other
  * conditions and transition times of prev_status (borrowed, may be NULL). Returns an
  * owned cJSON (caller frees with cJSON_Delete), or NULL when out of memory. Sets

@@ -201,10 +201,29 @@ static int sync_pvc(struct pctx *c, const struct pmember *m)
     return plan_jset_str(req, "storage", c->psc->spec.storage_size);
 }
 
+/* The record of the spec this pass acts on, so that a later invalid spec still leaves
+ * ballast something to recreate missing members from. Compared as JSON values: the
+ * API server's key order is no change. */
+static int sync_accepted(struct pctx *c)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s%s", c->psc->name, PLAN_ACCEPTED_SUFFIX);
+    const cJSON *have = find_named(c->in->configmaps, c->in->nconfigmaps, name);
+    cJSON *want = plan_render_accepted(c);
+    bool same = false;
+    if (want != NULL && have != NULL && meta_match(c, want, have)) {
+        cJSON *rec = cJSON_Parse(plan_jstr(have, "data", PLAN_ACCEPTED_KEY, (const char *)NULL));
+        same = rec != NULL && cJSON_Compare(rec, c->in->spec, true);
+        cJSON_Delete(rec);
+    }
+    static const char *const fields[] = {"data", NULL};
+    return converge(c, PLAN_CONFIGMAP, want, have, same, fields, "the last accepted spec");
+}
+
 int plan_sync_children(struct pctx *c, struct err *e)
 {
     (void)e;
-    if (!c->can_act)
+    if (!c->can_act && !c->recreate_only)
         return 0;
     const struct plan_input *in = c->in;
     char name[300];
@@ -249,6 +268,8 @@ int plan_sync_children(struct pctx *c, struct err *e)
     for (int i = 0; i < c->nm; i++)
         if (c->m[i].wanted && c->m[i].zone != NULL && (rc = sync_pvc(c, &c->m[i])) != 0)
             return rc;
+    if (c->can_act && c->in->spec != NULL)
+        return sync_accepted(c);
     return 0;
 }
 
@@ -270,7 +291,7 @@ static bool placed_before(const struct pctx *c, const struct pmember *m)
 int plan_sync_pods(struct pctx *c, struct err *e)
 {
     (void)e;
-    if (!c->can_act)
+    if (!c->can_act && !c->recreate_only)
         return 0;
     for (int i = 0; i < c->nm; i++) {
         const struct pmember *m = &c->m[i];

@@ -46,6 +46,8 @@ struct pctx {
     char invalid_msg[512];
     char zone_down_msg[512]; /* "" unless a requested zone with members has no nodes */
     bool can_act;            /* !invalid && !paused */
+    bool recreate_only;      /* in->invalid: create what is missing (from the accepted spec),
+                                change nothing else; plan_out_action drops the rest */
     struct pcond ready, resizing, rolling, degraded;
     bool roll_pending;         /* some wanted member needs a restart */
     time_t roll_blocked_since; /* 0, or when the roll started waiting (status.rollBlockedSince) */
@@ -95,6 +97,7 @@ cJSON *plan_render_member_service(struct pctx *c, const struct pmember *m);
 cJSON *plan_render_pdb(struct pctx *c);
 cJSON *plan_render_pvc(struct pctx *c, const struct pmember *m);
 cJSON *plan_render_pod(struct pctx *c, const struct pmember *m);
+cJSON *plan_render_accepted(struct pctx *c); /* the accepted-spec record of in->spec */
 
 /* ---- children.c: create/update of the objects around members, then missing pods ---- */
 int plan_sync_children(struct pctx *c, struct err *e);

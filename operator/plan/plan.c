@@ -62,6 +62,10 @@ int plan_out_action(struct pctx *c, enum plan_verb verb, enum plan_kind kind, co
                     cJSON *obj, const char *uid, const char *why)
 {
     struct plan *p = c->out;
+    if (c->recreate_only && verb != PLAN_CREATE) {
+        cJSON_Delete(obj); /* the last accepted spec only fills gaps */
+        return 0;
+    }
     struct plan_action *a = realloc(p->actions, (size_t)(p->nactions + 1) * sizeof *a);
     if (a == NULL) {
         cJSON_Delete(obj);
@@ -367,6 +371,13 @@ int plan_compute(const struct plan_input *in, struct plan **out, struct err *e)
     }
     if ((rc = plan_place_members(&c, e)) != 0)
         goto out;
+    if (in->invalid != NULL && !c.invalid) {
+        /* The PSC as written is invalid and psc is the last one accepted: keep the members
+         * it describes alive, and say that the spec is wrong. */
+        c.invalid = true;
+        c.recreate_only = !c.psc->paused;
+        snprintf(c.invalid_msg, sizeof c.invalid_msg, "%s", in->invalid);
+    }
     c.can_act = !c.invalid && !c.psc->paused;
     /* The executor applies actions as listed, each independently of the others but for
      * what it `needs`; everything a pod needs comes before the pod. */
@@ -383,6 +394,8 @@ int plan_compute(const struct plan_input *in, struct plan **out, struct err *e)
     if ((rc = plan_decide_resize(&c, e)) != 0 || (rc = plan_decide_roll(&c, e)) != 0 ||
         (rc = plan_build_status(&c, e)) != 0)
         goto out;
+    if (c.invalid)
+        snprintf(c.out->invalid, sizeof c.out->invalid, "%s", c.invalid_msg);
     *out = c.out;
     c.out = NULL;
     rc = 0;

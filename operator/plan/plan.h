@@ -87,7 +87,24 @@ struct plan_input {
     const struct plan_member_health *health;
     int nhealth;
     time_t now;
+    /* The PSC's .spec as the API server holds it (borrowed, may be NULL). When the plan
+     * acts on a valid spec it records it in ConfigMap <psc>-accepted-spec (see below). */
+    const cJSON *spec;
+    /* NULL, or why the PSC as written is invalid: psc is then the last accepted spec
+     * (read back from that ConfigMap, with the PSC's own metadata and status), and the
+     * plan only creates what is missing — members, their volumes and Services — from
+     * it; it updates, removes and restarts nothing, and status reports InvalidSpec with
+     * this reason. */
+    const char *invalid;
 };
+
+/* The last spec ballast accepted: ConfigMap "<psc>" PLAN_ACCEPTED_SUFFIX, owned by the
+ * PSC, data PLAN_ACCEPTED_KEY = the spec as JSON, "generation" = the generation it was
+ * accepted at. Written whenever a valid spec is acted on (not while paused); read
+ * back when a later spec is invalid, so a missing member is recreated even then, by
+ * any operator replica, after any restart. */
+#define PLAN_ACCEPTED_SUFFIX "-accepted-spec"
+#define PLAN_ACCEPTED_KEY    "spec.json"
 
 /* ---- output (struct plan owns everything in it; free with plan_free) ---- */
 
@@ -147,6 +164,7 @@ struct plan {
     struct plan_event *events;
     int nevents;
     char update_revision[16];
+    char invalid[512]; /* "" when the spec was valid, else why not (Degraded InvalidSpec) */
 };
 
 /* plan_compute decides one reconcile pass. Returns 0 and sets *out (caller frees with

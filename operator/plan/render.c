@@ -162,6 +162,24 @@ fail:
     return NULL;
 }
 
+cJSON *plan_render_accepted(struct pctx *c)
+{
+    char name[300], gen[32];
+    snprintf(name, sizeof name, "%s%s", c->psc->name, PLAN_ACCEPTED_SUFFIX);
+    snprintf(gen, sizeof gen, "%lld", c->psc->generation);
+    cJSON *o = new_object(c, "v1", "ConfigMap", name, labels_common(c));
+    cJSON *data = o ? plan_jobj_add(o, "data") : NULL;
+    char *spec = c->in->spec != NULL ? cJSON_PrintUnformatted(c->in->spec) : NULL;
+    if (data == NULL || spec == NULL || plan_jset_str(data, PLAN_ACCEPTED_KEY, spec) != 0 ||
+        plan_jset_str(data, "generation", gen) != 0) {
+        free(spec);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    free(spec);
+    return o;
+}
+
 static int add_port(cJSON *ports, const char *name, int port, bool service)
 {
     cJSON *p = cJSON_CreateObject();

@@ -49,6 +49,16 @@ static void decide_ready_degraded(struct pctx *c)
         if (m->ready && gate == NULL && !plan_gates_hold(c, m, gate_why, sizeof gate_why))
             gate = m;
     }
+    if (c->invalid && c->recreate_only) {
+        snprintf(msg, sizeof msg,
+                 "%s; until the spec is fixed, ballast changes nothing but recreating missing "
+                 "members from the last spec it accepted (ConfigMap %s%s).",
+                 c->invalid_msg, c->psc->name, PLAN_ACCEPTED_SUFFIX);
+        plan_cond_set(&c->degraded, true, "InvalidSpec", msg);
+        snprintf(msg, sizeof msg, "The spec cannot be applied: %s.", c->invalid_msg);
+        plan_cond_set(&c->ready, false, "InvalidSpec", msg);
+        return;
+    }
     if (c->invalid) {
         plan_cond_set(&c->degraded, true, "InvalidSpec", c->invalid_msg);
         snprintf(msg, sizeof msg, "The spec cannot be applied: %s.", c->invalid_msg);

@@ -2,7 +2,9 @@
 # tests/integration/test_psc_invalid.sh — invalid PSCs create nothing: one the API server
 # refuses (replicas 0), and one only ballast can catch (a zone no node carries), which
 # it reports as Degraded=True reason InvalidSpec naming the zone, Ready=False, with no
-# pod, PVC, Service or ConfigMap created; fixing the spec lets the cluster proceed.
+# pod, PVC, Service or ConfigMap created; fixing the spec lets the cluster proceed; a
+# later invalid spec while a member is missing (and the operator restarted) still gets
+# the member recreated from the last accepted spec, recorded in the cluster.
 set -euo pipefail
 source "$BALLAST_SOURCE_DIR/tests/integration/lib/e2e.sh"
 
@@ -70,6 +72,38 @@ e2e_wait "2 member pods Ready" 90 pods_ready 2
 [ "$(pod_zone "$PSC-0")/$(pod_zone "$PSC-1")" = "zone-a/zone-b" ] ||
 	fail "members in $(pod_zone "$PSC-0")/$(pod_zone "$PSC-1"), want zone-a/zone-b"
 ok "members $PSC-0 in zone-a, $PSC-1 in zone-b"
+
+step "4d. an invalid spec while a member is missing: recreated from the last accepted spec"
+rec=$(kubectl -n "$NS" get configmap "$PSC-accepted-spec" -o jsonpath='{.data.spec\.json}')
+[[ "$rec" == *zone-b* ]] || fail "configmap $PSC-accepted-spec does not record the accepted spec: $rec"
+ok "the accepted spec is recorded in configmap $PSC-accepted-spec"
+uid0=$(kubectl -n "$NS" get pod "$PSC-0" -o jsonpath='{.metadata.uid}')
+uid1=$(kubectl -n "$NS" get pod "$PSC-1" -o jsonpath='{.metadata.uid}')
+# The operator is down while the spec turns invalid and the member goes: the one that
+# starts next knows the accepted spec only from the cluster.
+e2e_stop_operator 10
+kubectl -n "$NS" patch psc "$PSC" --type merge \
+	-p '{"spec":{"zones":["zone-a","zone-b","zone-x"],"image":"registry.example/fake-engine:2"}}' >/dev/null
+kubectl -n "$NS" delete pod "$PSC-1" --wait=false >/dev/null
+gone() { [ "$(kubectl -n "$NS" get pod "$PSC-1" -o jsonpath='{.metadata.uid}' 2>/dev/null)" != "$uid1" ]; }
+e2e_wait "pod $PSC-1 gone" 60 gone
+e2e_start_operator
+recreated() {
+	local u
+	u=$(kubectl -n "$NS" get pod "$PSC-1" -o jsonpath='{.metadata.uid}' 2>/dev/null) || return 1
+	[ -n "$u" ] && [ "$u" != "$uid1" ] && pods_ready 2
+}
+e2e_wait "$PSC-1 recreated and Ready" 90 recreated
+[ "$(kubectl -n "$NS" get pod "$PSC-1" -o jsonpath='{.spec.containers[0].image}')" = registry.example/fake-engine:1 ] ||
+	fail "$PSC-1 was recreated with $(kubectl -n "$NS" get pod "$PSC-1" -o jsonpath='{.spec.containers[0].image}'), not the accepted spec's image"
+[ "$(pod_zone "$PSC-1")" = zone-b ] || fail "$PSC-1 recreated in $(pod_zone "$PSC-1"), want zone-b"
+[ "$(kubectl -n "$NS" get pod "$PSC-0" -o jsonpath='{.metadata.uid}')" = "$uid0" ] ||
+	fail "$PSC-0 was restarted under an invalid spec"
+e2e_wait "Degraded=True reason InvalidSpec" 60 invalid_reported
+msg=$(psc_cond "$PSC" Degraded message)
+[[ "$msg" == *zone-x* && "$msg" == *"last spec it accepted"* ]] ||
+	fail "the Degraded message does not name zone-x and the fallback: $msg"
+ok "$PSC-1 recreated in zone-b with the accepted image, $PSC-0 untouched; Degraded: $msg"
 
 step "7. SIGTERM: ballast exits 0"
 e2e_stop_operator 10
