@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "server/httpd.h"
+#include "timescale.h"
 
 static char tmpdir[64];
 static char cert[128], key[128];
@@ -57,7 +58,7 @@ static struct conn dial(bool tls)
                              .sin_port = htons((uint16_t)(tls ? tport : hport)),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    struct timeval tv = {.tv_sec = 5};
+    struct timeval tv = {.tv_sec = (time_t)(5 * test_time_scale())};
     setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (tls) {
         c.ssl = SSL_new(sslctx);
@@ -87,7 +88,7 @@ static void send_all(struct conn *c, const char *p, size_t n, size_t step, long 
  * Returns true if the server closed the connection within the limit. */
 static bool read_until_close(struct conn *c, struct buf *out, double limit_s)
 {
-    double end = now_s() + limit_s;
+    double end = now_s() + limit_s * test_time_scale();
     char tmp[16384];
     while (now_s() < end) {
         if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
@@ -255,7 +256,7 @@ START_TEST(test_stalled)
     }
     double t0 = now_s();
     still_serving("stalled connections");
-    ck_assert_msg(now_s() - t0 < 3, "serving took %.1f s beside stalled connections", now_s() - t0);
+    ck_assert_msg(now_s() - t0 < 3 * test_time_scale(), "serving took %.1f s beside stalled connections", now_s() - t0);
     /* A body cut short is given up on (lws's timeout), not waited for forever. */
     ck_assert_msg(read_until_close(&body, &out, 30), "a half-sent body held its connection 30 s");
     for (int i = 0; i < 40; i++)

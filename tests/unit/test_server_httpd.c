@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/httpd.h"
+#include "timescale.h"
 
 static char tmpdir[64];
 static char cert[128], key[128];
@@ -105,7 +106,7 @@ static void fetch_opt(CURL *h, const char *url, const char *body, size_t len, in
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(10 * test_time_scale()));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
     curl_easy_setopt(h, CURLOPT_CAINFO, cert);
