@@ -7,7 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PKGS=(build-essential cmake ninja-build pkg-config git curl jq openssl python3 valgrind clang-format
 	clang libclang-rt-14-dev
 	libcurl4-openssl-dev libcjson-dev libyaml-dev libwebsockets-dev check
-	golang-go maven default-jdk-headless)
+	golang-go maven default-jdk-headless
+	containerd runc containernetworking-plugins iptables conntrack iproute2 bind9-dnsutils
+	buildah debootstrap)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hack/install-tools.sh — builds the real control-plane components that ballast's
 # tests run against, from their published Go modules, into $BALLAST_CACHE/bin:
-# etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kubectl, kwok, helm.
+# etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kubectl, kwok, helm,
+# and for real nodes kubelet, kube-proxy and CoreDNS.
 # Idempotent: a component whose pinned version is already built is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,9 +15,11 @@ mkdir -p "$SRC"
 built() { [ -f "$BALLAST_BIN/.stamp-$1-$2" ]; }
 mark() { touch "$BALLAST_BIN/.stamp-$1-$2"; }
 
-build_k8s() {
-	built k8s "$K8S_VERSION" && return 0
-	step "build kube-apiserver, kube-scheduler, kube-controller-manager, kubectl $K8S_VERSION"
+build_k8s() { # stamp command... (commands of k8s.io/kubernetes/cmd)
+	local stamp=$1
+	shift
+	built "$stamp" "$K8S_VERSION" && return 0
+	step "build $* $K8S_VERSION"
 	local dir="$SRC/k8s-$K8S_VERSION" gomod minor
 	mkdir -p "$dir"
 	gomod=$(cd "$dir" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
@@ -35,12 +38,8 @@ build_k8s() {
 	local pkg=k8s.io/component-base/version
 	local ld="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1"
 	ld="$ld -X $pkg.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
-	(cd "$dir" && go build -trimpath -ldflags "$ld" -o "$BALLAST_BIN/" \
-		k8s.io/kubernetes/cmd/kube-apiserver \
-		k8s.io/kubernetes/cmd/kube-scheduler \
-		k8s.io/kubernetes/cmd/kube-controller-manager \
-		k8s.io/kubernetes/cmd/kubectl)
-	mark k8s "$K8S_VERSION"
+	(cd "$dir" && go build -trimpath -ldflags "$ld" -o "$BALLAST_BIN/" "${@/#/k8s.io/kubernetes/cmd/}")
+	mark "$stamp" "$K8S_VERSION"
 }
 
 build_etcd() {
@@ -73,11 +72,13 @@ build_go_install() { # name version module/cmd/path
 	mark "$1" "$2"
 }
 
-want="${*:-etcd k8s kwok helm}"
+want="${*:-etcd k8s kwok helm k8s-node coredns}"
 for c in $want; do
 	case "$c" in
 	etcd) build_etcd ;;
-	k8s) build_k8s ;;
+	k8s) build_k8s k8s kube-apiserver kube-scheduler kube-controller-manager kubectl ;;
+	k8s-node) build_k8s k8s-node kubelet kube-proxy ;;
+	coredns) build_go_install coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
 	kwok) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
 	helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
 	*) log "unknown component: $c"; exit 2 ;;

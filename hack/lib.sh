@@ -11,6 +11,7 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"        # k8s.io/kubernetes (Go module prox
 ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"        # go.etcd.io/etcd/server/v3
 KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"        # sigs.k8s.io/kwok
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"       # helm.sh/helm/v3
+COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}" # github.com/coredns/coredns
 
 BALLAST_CURRENT_STEP=""
 
