@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # hack/local-cluster.sh — a real, local Kubernetes control plane for tests and the demo:
-# etcd, kube-apiserver (TLS, RBAC), kube-controller-manager, kube-scheduler and kwok,
-# with six kwok nodes in three zones (zone-a/b/c) and pod IPs in 127.x so that a local
-# process can stand behind a pod's IP. Everything lives in $BALLAST_CLUSTER_DIR.
+# etcd, kube-apiserver (TLS, RBAC), kube-controller-manager, kube-scheduler, and nodes
+# in three zones (zone-a/b/c). Everything lives in $BALLAST_CLUSTER_DIR.
 #
-#   up                  start (idempotent: a running cluster is left as it is)
-#   down                stop every process and delete the state
+#   up [--nodes kwok|real]  start (idempotent: what runs is left as it is, what died is
+#                       restarted). kwok (default, or $BALLAST_NODES): six kwok nodes, pod
+#                       IPs in 127.x so that a local process can stand behind a pod's IP.
+#                       real: three real nodes (kubelet, containerd, runc, kube-proxy; CoreDNS),
+#                       see hack/real-nodes.sh for the network; needs root.
+#   down                stop every process and delete the state; exits 1 if anything of
+#                       the cluster is left (process, mount, network namespace, chain)
+#   leftovers           print what of a real-node cluster is still there (exit 1 if any)
+#   node-memory         resident memory of the real nodes
 #   restart-apiserver   stop and start kube-apiserver only (for watch tests)
 #   status              print what runs
 #   env                 print `export KUBECONFIG=...`
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/real-nodes.sh"
 
 DIR="${BALLAST_CLUSTER_DIR:-$BALLAST_ROOT/build/cluster}"
 PKI="$DIR/pki"
@@ -23,12 +30,51 @@ NODES_PER_ZONE=2
 # that processes standing behind pods of two clusters on one machine never collide; the
 # pod bridge uses the odd /16 above it for Kafka controller addresses.
 POD_CIDR="${BALLAST_POD_CIDR:-127.$((20 + 2 * ($(printf %s "$DIR" | cksum | cut -d' ' -f1) % 40))).0.1/16}"
+# Where the API server listens and its Service range; real nodes move both onto the
+# slot's node network (set_mode).
+API_HOST=127.0.0.1
+SVC_RANGE=10.96.0.0/16
+SVC_API_IP=10.96.0.1
+NODES=kwok
+
+# set_mode [kwok|real] — the node kind: given, else the one this cluster dir was made
+# with, else $BALLAST_NODES, else kwok.
+set_mode() {
+	NODES=${1:-$(cat "$DIR/nodes.kind" 2>/dev/null || echo "${BALLAST_NODES:-kwok}")}
+	case "$NODES" in
+	kwok) ;;
+	real)
+		[ "$(id -u)" -eq 0 ] || { log "real nodes need root (network namespaces, containerd, kubelet)"; exit 1; }
+		local slot
+		slot=$(rn_slot)
+		rn_vars "${slot%% *}"
+		if [ "${slot#* }" = reclaimed ]; then
+			log "slot $RN_K was left by a cluster dir that is gone: cleaning it"
+			rn_down
+		fi
+		API_HOST=$RN_HOST_IP
+		SVC_RANGE=$RN_SVC_NET
+		SVC_API_IP=$RN_SVC_API
+		;;
+	*) log "unknown node kind '$NODES' (kwok or real)"; exit 2 ;;
+	esac
+	if [ -f "$DIR/nodes.kind" ] && [ "$(cat "$DIR/nodes.kind")" != "$NODES" ]; then
+		log "$DIR holds a cluster with $(cat "$DIR/nodes.kind") nodes: run down first"
+		exit 1
+	fi
+}
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# pid_alive NAME — its process runs (a zombie does not count).
+pid_alive() {
+	local pid
+	[ -f "$RUN/$1.pid" ] || return 1
+	pid=$(cat "$RUN/$1.pid")
+	kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 
 start_proc() { # name cmd...
 	local name=$1
@@ -63,7 +109,7 @@ gen_pki() {
 		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.crt \
 			-subj "/CN=ballast-local-ca" 2>/dev/null
 		cat >apiserver.ext <<EXT
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName=IP:127.0.0.1,IP:$API_HOST,IP:$SVC_API_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 extendedKeyUsage=serverAuth
 EXT
 		printf 'extendedKeyUsage=clientAuth\n' >client.ext
@@ -77,6 +123,7 @@ EXT
 		sign controller-manager "/O=system:masters/CN=system:kube-controller-manager" client.ext
 		sign scheduler "/CN=system:kube-scheduler" client.ext
 		sign kwok "/O=system:masters/CN=kwok" client.ext
+		sign apiserver-kubelet "/O=system:masters/CN=kube-apiserver-kubelet-client" client.ext
 		openssl genrsa -out sa.key 2048 2>/dev/null
 		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 	)
@@ -91,7 +138,7 @@ kind: Config
 clusters:
 - name: local
   cluster:
-    server: https://127.0.0.1:$port
+    server: https://$API_HOST:$port
     certificate-authority: $PKI/ca.crt
 users:
 - name: $2
@@ -124,22 +171,29 @@ start_apiserver() {
 	pid_alive apiserver && return 0
 	step "start kube-apiserver"
 	[ -f "$RUN/apiserver.port" ] || free_port >"$RUN/apiserver.port"
-	local port
+	local port extra=()
 	port=$(cat "$RUN/apiserver.port")
+	if [ "$NODES" = real ]; then
+		# webhooks and aggregated APIs are called at their endpoints' pod IPs (the host has
+		# routes to pods, not kube-proxy); logs and exec reach kubelets at their node IPs.
+		extra=(--enable-aggregator-routing=true --kubelet-preferred-address-types InternalIP
+			--kubelet-client-certificate "$PKI/apiserver-kubelet.crt"
+			--kubelet-client-key "$PKI/apiserver-kubelet.key")
+	fi
 	start_proc apiserver kube-apiserver \
 		--etcd-servers "http://127.0.0.1:$(cat "$RUN/etcd.port")" \
-		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
+		--bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$port" \
 		--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
 		--client-ca-file "$PKI/ca.crt" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-		--service-cluster-ip-range 10.96.0.0/16 \
+		--service-cluster-ip-range "$SVC_RANGE" "${extra[@]}" \
 		--authorization-mode Node,RBAC --allow-privileged=true \
 		--enable-priority-and-fairness=false \
 		--storage-media-type application/json --watch-cache=true \
 		--profiling=false --v=1
 	wait_for "kube-apiserver /readyz" 90 curl -fsS --cacert "$PKI/ca.crt" \
-		--cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$port/readyz"
+		--cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$API_HOST:$port/readyz"
 }
 
 start_controllers() {
@@ -165,7 +219,7 @@ start_controllers() {
 			--authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
 			--leader-elect=false --bind-address 127.0.0.1 --secure-port "$(free_port)" --v=1
 	fi
-	if ! pid_alive kwok; then
+	if [ "$NODES" = kwok ] && ! pid_alive kwok; then
 		step "start kwok (pod CIDR $POD_CIDR)"
 		start_proc kwok kwok --kubeconfig "$DIR/kwok.kubeconfig" \
 			--manage-nodes-with-label-selector type=kwok \
@@ -173,7 +227,10 @@ start_controllers() {
 	fi
 	if ! pid_alive provisioner; then
 		step "start the local volume provisioner"
-		KUBECONFIG="$KUBECONFIG_OUT" start_proc provisioner bash "$BALLAST_ROOT/hack/local-provisioner.sh"
+		local vroot=""
+		[ "$NODES" = real ] && vroot="$DIR/volumes"
+		KUBECONFIG="$KUBECONFIG_OUT" BALLAST_VOLUME_ROOT="$vroot" \
+			start_proc provisioner bash "$BALLAST_ROOT/hack/local-provisioner.sh"
 	fi
 }
 
@@ -239,9 +296,23 @@ wait_for() { # what seconds cmd...
 }
 
 cmd_up() {
-	local t0=$SECONDS
-	[ -x "$BALLAST_BIN/kube-apiserver" ] || bash "$BALLAST_ROOT/hack/install-tools.sh"
+	local t0=$SECONDS kind=""
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--nodes) kind=${2:-}; shift 2 || { log "--nodes needs kwok or real"; exit 2; } ;;
+		--nodes=*) kind=${1#--nodes=}; shift ;;
+		*) log "up: unknown argument $1"; exit 2 ;;
+		esac
+	done
 	mkdir -p "$DIR" "$LOGS" "$RUN"
+	set_mode "$kind"
+	echo "$NODES" >"$DIR/nodes.kind"
+	[ -x "$BALLAST_BIN/kube-apiserver" ] || bash "$BALLAST_ROOT/hack/install-tools.sh"
+	if [ "$NODES" = real ]; then
+		[ -x "$BALLAST_BIN/kubelet" ] && [ -x "$BALLAST_BIN/coredns" ] ||
+			bash "$BALLAST_ROOT/hack/install-tools.sh" k8s-node coredns
+		rn_net_up
+	fi
 	gen_pki
 	start_etcd
 	start_apiserver
@@ -250,19 +321,45 @@ cmd_up() {
 	log "API ready after $((SECONDS - t0))s: $(kubectl get --raw /version | tr -d ' \n')"
 	start_controllers
 	create_storage_class
-	create_nodes
-	log "cluster up in $((SECONDS - t0))s: KUBECONFIG=$KUBECONFIG_OUT"
+	if [ "$NODES" = real ]; then
+		rn_nodes_up
+		rn_dns_up
+		rn_wait_nodes
+	else
+		create_nodes
+	fi
+	log "cluster up ($NODES nodes) in $((SECONDS - t0))s: KUBECONFIG=$KUBECONFIG_OUT"
 }
 
 cmd_down() {
 	step "stop the local cluster in $DIR"
-	local p
+	local p left=0
+	[ -d "$DIR" ] || [ -n "$(grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null)" ] || return 0
+	if [ -n "$(grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null)" ]; then
+		set_mode real
+		rn_down
+	fi
 	# Signal everything at once, then reap: stopping one by one costs seconds each.
 	for p in provisioner kwok scheduler controller-manager apiserver etcd; do
 		[ -f "$RUN/$p.pid" ] && kill -TERM -- "-$(cat "$RUN/$p.pid")" 2>/dev/null || true
 	done
 	for p in provisioner kwok scheduler controller-manager apiserver etcd; do stop_proc "$p"; done
-	rm -rf "$DIR"
+	if [ "$NODES" = real ]; then
+		if ! rn_leftovers >&2; then
+			log "left behind by the real nodes (above); the slot stays taken"
+			left=1
+		else
+			rn_release_slot "$RN_K"
+		fi
+	fi
+	[ "$left" = 1 ] || rm -rf "$DIR"
+	return "$left"
+}
+
+cmd_leftovers() {
+	[ -n "$(grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null)" ] || { echo "no real-node slot held by $DIR"; return 0; }
+	set_mode real
+	rn_leftovers
 }
 
 cmd_restart_apiserver() {
@@ -273,19 +370,24 @@ cmd_restart_apiserver() {
 
 cmd_status() {
 	local p
-	for p in etcd apiserver controller-manager scheduler kwok provisioner; do
+	local z
+	set_mode
+	for p in etcd apiserver controller-manager scheduler kwok provisioner coredns \
+		$([ "$NODES" = real ] && for z in "${RN_ZONES[@]}"; do echo "containerd-$z kubelet-$z kube-proxy-$z"; done); do
 		if pid_alive "$p"; then echo "$p: running (pid $(cat "$RUN/$p.pid"))"; else echo "$p: stopped"; fi
 	done
 }
 
 case "${1:-}" in
-up) cmd_up ;;
+up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
-restart-apiserver) cmd_restart_apiserver ;;
+leftovers) cmd_leftovers ;;
+node-memory) set_mode real; rn_memory ;;
+restart-apiserver) set_mode; cmd_restart_apiserver ;;
 status) cmd_status ;;
 env) echo "export KUBECONFIG=$KUBECONFIG_OUT" ;;
 *)
-	echo "usage: $0 up|down|restart-apiserver|status|env" >&2
+	echo "usage: $0 up [--nodes kwok|real]|down|leftovers|node-memory|restart-apiserver|status|env" >&2
 	exit 2
 	;;
 esac

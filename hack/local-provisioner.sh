@@ -5,15 +5,21 @@
 # scheduler picks a node for a pod (annotation volume.kubernetes.io/selected-node on the
 # PVC), it creates a PV pinned to that node's zone, as a zonal block-storage driver would.
 # It also removes Released PVs. Polls once a second; started by hack/local-cluster.sh.
+#
+# With BALLAST_VOLUME_ROOT set (real nodes), a PV is a `local` volume: the directory
+# ROOT/<node>/<pvc uid>, created here, pinned to that node (kubernetes.io/hostname) and
+# its zone, so a pod that comes back finds its data and a claim never binds in another
+# zone; the directory is deleted with its Released PV.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROVISIONER=ballast.dev/local-test
+VOLUME_ROOT="${BALLAST_VOLUME_ROOT:-}"
 log "local provisioner for $PROVISIONER started"
 # One pass; an API server that is down or restarting fails it, and the next pass retries.
 provision_once() {
 	nodes=$(kubectl get nodes -o json 2>/dev/null || echo '{"items":[]}')
-	kubectl get pvc -A -o json 2>/dev/null | jq -c --argjson nodes "$nodes" --arg p "$PROVISIONER" '
+	kubectl get pvc -A -o json 2>/dev/null | jq -c --argjson nodes "$nodes" --arg p "$PROVISIONER" --arg root "$VOLUME_ROOT" '
 	  ($nodes.items | map({key: .metadata.name, value: (.metadata.labels["topology.kubernetes.io/zone"] // "")}) | from_entries) as $zone
 	  | .items[]
 	  | select(.status.phase == "Pending")
@@ -24,26 +30,40 @@ provision_once() {
 	     metadata: {name: ("pvc-" + .metadata.uid),
 	                labels: {"topology.kubernetes.io/zone": $zone[$node]},
 	                annotations: {"pv.kubernetes.io/provisioned-by": $p}},
-	     spec: {capacity: {storage: .spec.resources.requests.storage},
+	     spec: ({capacity: {storage: .spec.resources.requests.storage},
 	            accessModes: .spec.accessModes,
 	            persistentVolumeReclaimPolicy: "Retain",
 	            storageClassName: .spec.storageClassName,
 	            volumeMode: (.spec.volumeMode // "Filesystem"),
-	            claimRef: {namespace: .metadata.namespace, name: .metadata.name, uid: .metadata.uid},
-	            hostPath: {path: ("/var/lib/kwok-volumes/" + .metadata.uid)},
-	            nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [
-	              {key: "topology.kubernetes.io/zone", operator: "In", values: [$zone[$node]]}]}]}}}}' |
+	            claimRef: {namespace: .metadata.namespace, name: .metadata.name, uid: .metadata.uid}}
+	            + (if $root == "" then
+	                {hostPath: {path: ("/var/lib/kwok-volumes/" + .metadata.uid)},
+	                 nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [
+	                   {key: "topology.kubernetes.io/zone", operator: "In", values: [$zone[$node]]}]}]}}}
+	              else
+	                {local: {path: ($root + "/" + $node + "/" + .metadata.uid)},
+	                 nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [
+	                   {key: "kubernetes.io/hostname", operator: "In", values: [$node]},
+	                   {key: "topology.kubernetes.io/zone", operator: "In", values: [$zone[$node]]}]}]}}}
+	              end))}' |
 		while read -r pv; do
 			name=$(jq -r .metadata.name <<<"$pv")
+			path=$(jq -r '.spec.local.path // empty' <<<"$pv")
+			[ -z "$path" ] || mkdir -p "$path"
 			if kubectl create -f - <<<"$pv" >/dev/null 2>&1; then
 				log "provisioned $name in zone $(jq -r '.metadata.labels["topology.kubernetes.io/zone"]' <<<"$pv")"
 			fi
 		done
 	kubectl get pv -o json 2>/dev/null | jq -r --arg p "$PROVISIONER" '.items[]
 	  | select(.metadata.annotations["pv.kubernetes.io/provisioned-by"] == $p)
-	  | select(.status.phase == "Released" or .status.phase == "Failed") | .metadata.name' |
-		while read -r name; do
-			kubectl delete pv "$name" --wait=false >/dev/null 2>&1 && log "deleted released $name"
+	  | select(.status.phase == "Released" or .status.phase == "Failed")
+	  | .metadata.name + " " + (.spec.local.path // "")' |
+		while read -r name path; do
+			if kubectl delete pv "$name" --wait=false >/dev/null 2>&1; then
+				log "deleted released $name"
+				# only a directory this provisioner made, under its root
+				case "$path" in "$VOLUME_ROOT"/*/*) [ -n "$VOLUME_ROOT" ] && rm -rf -- "$path" ;; esac
+			fi
 		done
 }
 while true; do
