@@ -1,0 +1,6 @@
+# tests/realnodes/up.sh — fixture: the real-node cluster of the realnodes tests.
+source "$BALLAST_SOURCE_DIR/hack/lib.sh"
+t0=$SECONDS
+bash "$BALLAST_SOURCE_DIR/hack/local-cluster.sh" up --nodes real
+log "real-node cluster up in $((SECONDS - t0))s"
+bash "$BALLAST_SOURCE_DIR/hack/local-cluster.sh" node-memory
