@@ -104,7 +104,6 @@ build() {
 	pause_image
 	bud localhost/ballast:dev "$BALLAST_ROOT/Dockerfile"
 	bud localhost/ballast-testkit:1 "$BALLAST_ROOT/tests/support/testkit.Dockerfile"
-	"${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
 }
 
 # export DIR — one docker-archive per image; an archive whose .id matches is kept.

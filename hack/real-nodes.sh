@@ -376,7 +376,7 @@ kind: EndpointSlice
 metadata:
   name: kube-dns-host
   namespace: kube-system
-  labels: {kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: ballast.dev/local-cluster}
+  labels: {kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: ballast-local-cluster}
 addressType: IPv4
 endpoints:
 - addresses: [$RN_HOST_IP]

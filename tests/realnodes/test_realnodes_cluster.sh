@@ -124,7 +124,7 @@ rn_wait "elsewhere reported unschedulable" 60 bash -c \
 msg=$(kubectl get pod -n "$NS" elsewhere -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}')
 log "elsewhere: $msg"
 [ -z "$(kubectl get pod -n "$NS" elsewhere -o jsonpath='{.spec.nodeName}')" ] || fail "elsewhere was scheduled"
-[[ "$msg" == *"volume node affinity conflict"* ]] || fail "elsewhere is pending for another reason: $msg"
+[[ "$msg" == *"PersistentVolume's node affinity"* || "$msg" == *"volume node affinity conflict"* ]] || fail "elsewhere is pending for another reason: $msg"
 kubectl delete pod -n "$NS" elsewhere --wait=false >/dev/null
 
 step "kill node-zone-c's kubelet and containerd; local-cluster.sh up brings the node back"
