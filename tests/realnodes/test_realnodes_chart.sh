@@ -76,7 +76,7 @@ rn_wait "the webhook admits a valid PSC" 60 bash -c "$(declare -f psc); NS=$NS; 
 if out=$(psc 1Gi | kubectl apply -f - 2>&1); then
 	fail "a storage shrink 2Gi → 1Gi was admitted: the webhook was not called"
 fi
-grep -q 'admission webhook "psc.ballast.dev" denied' <<<"$out" || fail "not refused by ballast's webhook: $out"
+grep -q 'admission webhook "[a-z.]*ballast.dev" denied.*spec.storage.size' <<<"$out" || fail "not refused by ballast's webhook: $out"
 log "refused: $out"
 rn_wait "the PSC reports a status from the leader" 60 bash -c \
 	"kubectl get psc -n $NS frozen -o jsonpath='{.status.conditions[*].type}' | grep -q ."
