@@ -2,7 +2,8 @@
 # hack/test.sh — the whole test suite, from a fresh machine: installs what is missing
 # (Debian packages, control-plane binaries, Kafka jars; cached after the first run),
 # builds with ASan+UBSan, runs unit and integration tests (ctest, against a real local
-# control plane), then runs the unit tests again under valgrind. Exit code: ctest's.
+# control plane; the realnodes label on three real nodes with images built from this
+# repository), then runs the unit tests again under valgrind. Exit code: ctest's.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BALLAST_ROOT"
@@ -17,16 +18,21 @@ if [ -f hack/install-kafka.sh ]; then
 	step "install Apache Kafka"
 	bash hack/install-kafka.sh
 fi
+step "build the container images (debootstrap bases, operator, testkit)"
+bash hack/images.sh build
 log "set-up done in $((SECONDS - t0))s"
 
 ASAN_DIR="$BALLAST_ROOT/build/asan"
 VG_DIR="$BALLAST_ROOT/build/valgrind"
 export BALLAST_CLUSTER_DIR="$ASAN_DIR/cluster"
-# Whatever happens, leave no control-plane process behind.
-trap 'bash "$BALLAST_ROOT/hack/local-cluster.sh" down >/dev/null 2>&1 || true' EXIT
-
 LOGS="$BALLAST_ROOT/build/test-logs"
 mkdir -p "$LOGS"
+# The realnodes tests write their figures (set-up time, node memory) here.
+export BALLAST_REALNODES_REPORT="$LOGS/realnodes.txt"
+: >"$BALLAST_REALNODES_REPORT"
+# Whatever happens, leave no control-plane process and no real node behind.
+trap 'bash "$BALLAST_ROOT/hack/local-cluster.sh" down >/dev/null 2>&1 || true
+	BALLAST_CLUSTER_DIR="$ASAN_DIR/cluster-real" bash "$BALLAST_ROOT/hack/local-cluster.sh" down >/dev/null 2>&1 || true' EXIT
 rc=0
 
 # run_ctest LOGFILE ARGS... — ctest with its output shown and kept; a failure sets rc.
@@ -53,6 +59,12 @@ step "unit + integration tests (ASan/UBSan, real control plane)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_ctest "$LOGS/asan.txt" --test-dir "$ASAN_DIR" --output-on-failure --timeout 900
+
+if [ -s "$BALLAST_REALNODES_REPORT" ]; then
+	log "real nodes:"
+	cat "$BALLAST_REALNODES_REPORT" >&2
+fi
+grep -E 'Test +#[0-9]+: realnodes/' "$LOGS/asan.txt" >&2 || true
 
 # One closing line over both ctest runs, e.g. "tests: 40 passed, 0 failed".
 total=0

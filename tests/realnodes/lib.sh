@@ -62,3 +62,9 @@ POD
 rn_running() { # pod
 	[ "$(kubectl get pod -n "$NS" "$1" -o jsonpath='{.status.phase}/{.status.containerStatuses[0].ready}')" = "Running/true" ]
 }
+
+# rn_report LINE — a figure for hack/test.sh's summary (and the test's own log).
+rn_report() {
+	log "$*"
+	[ -z "${BALLAST_REALNODES_REPORT:-}" ] || echo "$*" >>"$BALLAST_REALNODES_REPORT"
+}

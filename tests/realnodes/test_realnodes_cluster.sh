@@ -139,4 +139,4 @@ got=$(kubectl exec -n "$NS" client-a -- curl -fsS --max-time 5 "http://web-c/")
 after=$(kubectl get pod -n "$NS" web-c -o jsonpath='{.status.containerStatuses[0].containerID}')
 [ "$before" = "$after" ] || fail "web-c's container was replaced ($before → $after)"
 log "node-zone-c back; web-c kept its container and serves"
-bash "$BALLAST_SOURCE_DIR/hack/local-cluster.sh" node-memory
+rn_report "with 8 test pods: $(bash "$BALLAST_SOURCE_DIR/hack/local-cluster.sh" node-memory)"
