@@ -9,28 +9,28 @@
 
 static void on_term(int sig)
 {
-	(void)sig;
-	_exit(0);
+    (void)sig;
+    _exit(0);
 }
 
 static void on_child(int sig)
 {
-	(void)sig;
-	while (waitpid(-1, NULL, WNOHANG) > 0) {
-	}
+    (void)sig;
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
 }
 
 int main(void)
 {
-	struct sigaction sa = {0};
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-		return 1;
-	sa.sa_handler = on_child;
-	sa.sa_flags = SA_NOCLDSTOP;
-	if (sigaction(SIGCHLD, &sa, NULL) != 0)
-		return 1;
-	for (;;)
-		pause();
+    struct sigaction sa = {0};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_term;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return 1;
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, NULL) != 0)
+        return 1;
+    for (;;)
+        pause();
 }

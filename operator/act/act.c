@@ -60,8 +60,7 @@ static int k_del(void *ud, const struct kube_res *res, const char *ns, const cha
     return kube_delete(ud, res, ns, name, o, r);
 }
 
-static int k_evict(void *ud, const char *ns, const char *name, const char *uid,
-                   struct kube_resp *r)
+static int k_evict(void *ud, const char *ns, const char *name, const char *uid, struct kube_resp *r)
 {
     struct buf path = {0};
     memset(r, 0, sizeof *r);
@@ -76,8 +75,8 @@ static int k_evict(void *ud, const char *ns, const char *name, const char *uid,
     cJSON_AddStringToObject(md, "name", name);
     cJSON_AddStringToObject(md, "namespace", ns);
     if (uid != NULL) {
-        cJSON *pre = cJSON_AddObjectToObject(cJSON_AddObjectToObject(ev, "deleteOptions"),
-                                             "preconditions");
+        cJSON *pre =
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(ev, "deleteOptions"), "preconditions");
         cJSON_AddStringToObject(pre, "uid", uid);
     }
     char *body = cJSON_PrintUnformatted(ev);
@@ -144,8 +143,7 @@ static bool owned_by(const cJSON *obj, const struct psc *psc, enum plan_kind k)
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
     const char *by = jstr(labels, PSC_LABEL_MANAGED_BY, NULL);
     const char *inst = jstr(labels, PSC_LABEL_INSTANCE, NULL);
-    return by != NULL && strcmp(by, "ballast") == 0 && inst != NULL &&
-           strcmp(inst, psc->name) == 0;
+    return by != NULL && strcmp(by, "ballast") == 0 && inst != NULL && strcmp(inst, psc->name) == 0;
 }
 
 /* What one failure does to status: the condition it overrides and how. */
@@ -184,8 +182,10 @@ static void api_text(const struct kube_resp *r, int rc, char *out, size_t n)
         snprintf(out, n, "%ld %s: %s", r->status, r->reason[0] ? r->reason : "Error",
                  r->message[0] ? r->message : "(no message)");
     else
-        snprintf(out, n, "%s", r->message[0] ? r->message : rc == ERR_TIMEOUT ? "timed out"
-                                                                               : "no answer");
+        snprintf(out, n, "%s",
+                 r->message[0]       ? r->message
+                 : rc == ERR_TIMEOUT ? "timed out"
+                                     : "no answer");
 }
 
 static void failed(struct pass *x, const char *what, const struct kube_resp *r, int rc)
@@ -295,8 +295,8 @@ static bool apply_action(struct pass *x, const struct plan_action *a)
     } else if (rc == ERR_CONFLICT) {
         /* stale resourceVersion, or a uid precondition: the object moved on; re-read */
         x->res->conflict = true;
-        log_info("conflict, will re-read", "psc", x->key, "action", plan_verb_name(a->verb),
-                 "kind", plan_kind_name(a->kind), "name", a->name, "reason", resp.reason);
+        log_info("conflict, will re-read", "psc", x->key, "action", plan_verb_name(a->verb), "kind",
+                 plan_kind_name(a->kind), "name", a->name, "reason", resp.reason);
     } else if (a->verb == PLAN_EVICT && refused(&resp, rc)) {
         eviction_refused(x, "Resizing", a->name, &resp);
     } else {
@@ -527,8 +527,8 @@ static const char *prev_reason(const struct psc *psc, const char *type)
     return jstr(find_condition(psc->status, type), "reason", NULL);
 }
 
-int act_execute(const struct act_api *api, const struct psc *psc, const struct plan *p,
-                time_t now, struct act_result *res, struct err *e)
+int act_execute(const struct act_api *api, const struct psc *psc, const struct plan *p, time_t now,
+                struct act_result *res, struct err *e)
 {
     struct pass x = {.api = api, .psc = psc, .res = res};
     memset(res, 0, sizeof *res);

@@ -202,8 +202,8 @@ cJSON *ctl_invalid_status(const cJSON *prev, long long generation, const char *m
 }
 
 /* The spec could not be parsed: say so in status (once), change nothing else. */
-static int report_invalid(const struct act_api *api, const cJSON *obj, const char *msg,
-                          time_t now, struct ctl_outcome *out, struct err *e)
+static int report_invalid(const struct act_api *api, const cJSON *obj, const char *msg, time_t now,
+                          struct ctl_outcome *out, struct err *e)
 {
     const char *ns = jstring(obj, "metadata", "namespace");
     const char *name = jstring(obj, "metadata", "name");
@@ -366,8 +366,7 @@ int ctl_reconcile_pass(const struct act_api *api, const struct ctl_view *v,
     out->failed = ar.failed + ar.name_conflicts;
     out->refused = ar.refused;
     out->not_leading = ar.not_leading;
-    if (ar.requeue_after > 0 &&
-        (out->requeue_after == 0 || out->requeue_after > ar.requeue_after))
+    if (ar.requeue_after > 0 && (out->requeue_after == 0 || out->requeue_after > ar.requeue_after))
         out->requeue_after = ar.requeue_after;
     if (rc == 0 && ar.failed > 0)
         rc = err_set(e, ERR_API, "%s: %d actions failed, first: %s", key, ar.failed, ar.failure);

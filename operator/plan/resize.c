@@ -189,8 +189,7 @@ int plan_decide_resize(struct pctx *c, struct err *e)
         const char *pr = plan_jstr(prev, "reason", (const char *)NULL);
         plan_cond_set(&c->resizing, true, "WaitingForDrain", msg);
         plan_out_requeue(c, 15);
-        if (pr == NULL || strcmp(pr, "WaitingForDrain") != 0)
-        {
+        if (pr == NULL || strcmp(pr, "WaitingForDrain") != 0) {
             int erc = plan_out_event(c, PLAN_EVENT_NORMAL, "WaitingForDrain", "%s", msg);
             plan_event_about(c, "Resizing", 0);
             return erc;
@@ -226,11 +225,11 @@ int plan_decide_resize(struct pctx *c, struct err *e)
     for (int i = 0; i < c->out->nactions; i++)
         if (c->out->actions[i].verb == PLAN_EVICT)
             evict = i + 1;
-    rc = plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRemoved", "Removing member %s (%s).",
-                        top->name,
-                        c->psc->spec.delete_claim_on_scale_down
-                            ? "its volume is deleted too, as deleteClaimOnScaleDown asks"
-                            : "its volume is kept");
+    rc =
+        plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRemoved", "Removing member %s (%s).", top->name,
+                       c->psc->spec.delete_claim_on_scale_down
+                           ? "its volume is deleted too, as deleteClaimOnScaleDown asks"
+                           : "its volume is kept");
     plan_event_about(c, "Resizing", evict);
     return rc;
 }

@@ -267,10 +267,9 @@ static int transition_events(struct pctx *c)
     const char *pr = plan_jstr(prev, "reason", (const char *)NULL);
     const char *pm = plan_jstr(prev, "message", (const char *)NULL);
     if (c->degraded.status && (pr == NULL || strcmp(pr, c->degraded.reason) != 0 ||
-                               (c->invalid && (pm == NULL || strcmp(pm, c->degraded.message)))))
-    {
-        int rc = plan_out_event(c, PLAN_EVENT_WARNING, c->degraded.reason, "%s",
-                                c->degraded.message);
+                               (c->invalid && (pm == NULL || strcmp(pm, c->degraded.message))))) {
+        int rc =
+            plan_out_event(c, PLAN_EVENT_WARNING, c->degraded.reason, "%s", c->degraded.message);
         plan_event_about(c, "Degraded", 0);
         return rc;
     }

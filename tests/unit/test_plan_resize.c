@@ -135,7 +135,7 @@ START_TEST(test_scale_down)
         ck_assert_int_ge(pod, 0);
         ck_assert_int_gt(svc, pod);
         ck_assert_int_eq(pvc >= 0, del);
-        ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 1); /* one at a time */
+        ck_assert_int_eq(tk_count(t.plan, PLAN_EVICT, PLAN_POD), 1);  /* one at a time */
         ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_POD), 0); /* evicted, never deleted */
         ck_assert_ptr_nonnull(t.plan->actions[pod].uid);
         /* the Service and the volume follow only an eviction that went through */

@@ -256,7 +256,8 @@ START_TEST(test_stalled)
     }
     double t0 = now_s();
     still_serving("stalled connections");
-    ck_assert_msg(now_s() - t0 < 3 * test_time_scale(), "serving took %.1f s beside stalled connections", now_s() - t0);
+    ck_assert_msg(now_s() - t0 < 3 * test_time_scale(),
+                  "serving took %.1f s beside stalled connections", now_s() - t0);
     /* A body cut short is given up on (lws's timeout), not waited for forever. */
     ck_assert_msg(read_until_close(&body, &out, 30), "a half-sent body held its connection 30 s");
     for (int i = 0; i < 40; i++)
