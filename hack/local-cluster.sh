@@ -334,8 +334,10 @@ cmd_up() {
 cmd_down() {
 	step "stop the local cluster in $DIR"
 	local p left=0
-	[ -d "$DIR" ] || [ -n "$(grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null)" ] || return 0
-	if [ -n "$(grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null)" ]; then
+	local held
+	held=$(rn_held_slot)
+	[ -d "$DIR" ] || [ -n "$held" ] || return 0
+	if [ -n "$held" ]; then
 		set_mode real
 		rn_down
 	fi
@@ -357,7 +359,7 @@ cmd_down() {
 }
 
 cmd_leftovers() {
-	[ -n "$(grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null)" ] || { echo "no real-node slot held by $DIR"; return 0; }
+	[ -n "$(rn_held_slot)" ] || { echo "no real-node slot held by $DIR"; return 0; }
 	set_mode real
 	rn_leftovers
 }

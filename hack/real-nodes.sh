@@ -53,6 +53,9 @@ rn_slot() {
 	return 1
 }
 
+# rn_held_slot — the slot this cluster dir holds, if any (prints K or nothing).
+rn_held_slot() { { grep -lx "$DIR" "$RN_NET_LOCK"/slot-* 2>/dev/null || true; } | sed 's/.*slot-//'; }
+
 rn_release_slot() { # K
 	exec 8>"$RN_NET_LOCK/.lock"
 	flock 8
