@@ -7,6 +7,9 @@
 #   localhost/ballast-pause:1               the pod sandbox (hack/pause.c, static)
 #   localhost/ballast:dev                   the operator: the root Dockerfile
 #   localhost/ballast-testkit:1             the tests' helper pods: tests/support/testkit.Dockerfile
+#   localhost/ballast-kafka:<version>       the Kafka engine: hack/kafka/image/Dockerfile, one per
+#                                           version in BALLAST_KAFKA_VERSIONS (default 3.9.1),
+#                                           jars fetched from Maven Central by hack/install-kafka.sh
 #
 #   hack/images.sh build          build what is missing or changed (layers are cached)
 #   hack/images.sh export DIR     write DIR/<name>.tar (docker-archive) and DIR/<name>.id
@@ -21,8 +24,10 @@ STORE="$BALLAST_CACHE/containers"
 mkdir -p "$STORE"
 BUILDAH=(buildah --root "$STORE/storage" --runroot /run/ballast-buildah --storage-driver overlay)
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+KAFKA_VERSIONS=(${BALLAST_KAFKA_VERSIONS:-3.9.1})
 IMAGES=(docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
 	localhost/ballast-pause:1 localhost/ballast:dev localhost/ballast-testkit:1)
+for v in "${KAFKA_VERSIONS[@]}"; do IMAGES+=("localhost/ballast-kafka:$v"); done
 
 have_image() { "${BUILDAH[@]}" inspect --type image "$1" >/dev/null 2>&1; }
 image_id() { "${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$1"; }
@@ -82,13 +87,16 @@ pause_image() {
 	echo "$sum" >"$STORE/pause.sum"
 }
 
-# bud REF DOCKERFILE — buildah bud with cached layers; nothing is pulled.
+# bud REF DOCKERFILE [CONTEXT [BUILD-ARG...]] — buildah bud with cached layers; nothing is
+# pulled. CONTEXT defaults to the repository.
 bud() {
-	local ref=$1 file=$2 logf
+	local ref=$1 file=$2 ctx=${3:-$BALLAST_ROOT} logf args=()
+	shift $(($# < 3 ? $# : 3))
+	for a in "$@"; do args+=(--build-arg "$a"); done
 	logf="$STORE/bud-$(slug "$ref").log"
 	step "build $ref from ${file#"$BALLAST_ROOT"/}"
 	if ! "${BUILDAH[@]}" bud --layers --pull=never --isolation chroot --network host \
-		-f "$file" -t "$ref" "$BALLAST_ROOT" >"$logf" 2>&1; then
+		${args[@]+"${args[@]}"} -f "$file" -t "$ref" "$ctx" >"$logf" 2>&1; then
 		tail -n 30 "$logf" >&2
 		log "build of $ref failed; see $logf"
 		return 1
@@ -104,6 +112,23 @@ build() {
 	pause_image
 	bud localhost/ballast:dev "$BALLAST_ROOT/Dockerfile"
 	bud localhost/ballast-testkit:1 "$BALLAST_ROOT/tests/support/testkit.Dockerfile"
+	local v
+	for v in "${KAFKA_VERSIONS[@]}"; do kafka_image "$v"; done
+}
+
+# kafka_image VERSION — the build context is hack/kafka/image plus the jars and the
+# exporter agent that hack/install-kafka.sh fetched (cached); COPY layers are cached by
+# content, so an unchanged version rebuilds nothing.
+kafka_image() {
+	local v=$1 jars ctx rc=0
+	jars=$(KAFKA_VERSION="$v" bash "$BALLAST_ROOT/hack/install-kafka.sh") ||
+		{ log "cannot fetch kafka $v"; return 1; }
+	ctx=$(mktemp -d "$STORE/kafka-ctx.XXXXXX")
+	cp -a "$BALLAST_ROOT/hack/kafka/image/." "$ctx/"
+	cp -a "$jars/libs" "$jars/agent" "$ctx/"
+	bud "localhost/ballast-kafka:$v" "$ctx/Dockerfile" "$ctx" "KAFKA_VERSION=$v" || rc=$?
+	rm -rf "$ctx"
+	return $rc
 }
 
 # export DIR — one docker-archive per image; an archive whose .id matches is kept.
