@@ -220,6 +220,52 @@ static int sync_accepted(struct pctx *c)
     return converge(c, PLAN_CONFIGMAP, want, have, same, fields, "the last accepted spec");
 }
 
+static bool pod_mounts(const cJSON *pod, const char *cm)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, plan_jget(pod, "spec", "volumes", (const char *)NULL))
+    {
+        const char *n = plan_jstr(v, "configMap", "name", (const char *)NULL);
+        if (n != NULL && strcmp(n, cm) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* An engine ConfigMap of another revision (or the single "<psc>-config" of ballast
+ * before per-revision configs) is deleted once no pod mounts it. */
+static int gc_configs(struct pctx *c, const char *current)
+{
+    const struct plan_input *in = c->in;
+    char prefix[300], legacy[300];
+    snprintf(prefix, sizeof prefix, "%s-config-", c->psc->name);
+    snprintf(legacy, sizeof legacy, "%s-config", c->psc->name);
+    for (int i = 0; i < in->nconfigmaps; i++) {
+        const cJSON *cm = in->configmaps[i];
+        const char *name = plan_jstr(cm, "metadata", "name", (const char *)NULL);
+        const char *uid = plan_jstr(cm, "metadata", "uid", (const char *)NULL);
+        if (name == NULL || strcmp(name, current) == 0 || !plan_jhas_owner(cm, c->psc->uid) ||
+            plan_jget(cm, "metadata", "deletionTimestamp", (const char *)NULL) != NULL)
+            continue;
+        bool ours = strcmp(name, legacy) == 0 ||
+                    (strncmp(name, prefix, strlen(prefix)) == 0 &&
+                     plan_jlabel(cm, PSC_LABEL_REVISION) != NULL);
+        if (!ours)
+            continue;
+        bool used = false;
+        for (int k = 0; k < in->npods && !used; k++)
+            used = pod_mounts(in->pods[k], name);
+        if (used)
+            continue;
+        char why[300];
+        snprintf(why, sizeof why, "no pod uses the engine config %s any more", name);
+        int rc = plan_out_action(c, PLAN_DELETE, PLAN_CONFIGMAP, name, NULL, uid, why);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int plan_sync_children(struct pctx *c, struct err *e)
 {
     (void)e;
@@ -229,14 +275,22 @@ int plan_sync_children(struct pctx *c, struct err *e)
     char name[300];
     int rc;
 
-    static const char *const cm_fields[] = {"data", NULL};
+    /* The engine config of the revision members run or are rolled onto: created once and
+     * never changed (immutable), so a member sees a new config only when it restarts. */
     cJSON *cm = plan_render_configmap(c);
-    snprintf(name, sizeof name, "%s-config", c->psc->name);
+    if (cm == NULL)
+        return ERR_NOMEM;
+    plan_config_name(c, c->revision, name, sizeof name);
     const cJSON *have = find_named(in->configmaps, in->nconfigmaps, name);
-    bool same = cm != NULL && have != NULL && meta_match(c, cm, have) &&
-                cJSON_Compare(plan_jget(cm, "data", (const char *)NULL),
-                              plan_jget(have, "data", (const char *)NULL), true);
-    if ((rc = converge(c, PLAN_CONFIGMAP, cm, have, same, cm_fields, "engine config")) != 0)
+    if (have == NULL) {
+        char why[300];
+        snprintf(why, sizeof why, "engine config of revision %s", c->revision);
+        if ((rc = plan_out_action(c, PLAN_CREATE, PLAN_CONFIGMAP, name, cm, NULL, why)) != 0)
+            return rc;
+    } else {
+        cJSON_Delete(cm);
+    }
+    if (c->can_act && (rc = gc_configs(c, name)) != 0)
         return rc;
 
     snprintf(name, sizeof name, "%s-headless", c->psc->name);
@@ -248,7 +302,7 @@ int plan_sync_children(struct pctx *c, struct err *e)
     static const char *const pdb_fields[] = {"spec.maxUnavailable", "spec.selector", NULL};
     cJSON *pdb = plan_render_pdb(c);
     have = find_named(in->pdbs, in->npdbs, c->psc->name);
-    same =
+    bool same =
         pdb != NULL && have != NULL && meta_match(c, pdb, have) &&
         num_is(plan_jget(have, "spec", "maxUnavailable", (const char *)NULL), 1) &&
         cJSON_Compare(plan_jget(pdb, "spec", "selector", "matchLabels", (const char *)NULL),

@@ -5,6 +5,7 @@
 #define BALLAST_PLAN_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "plan/plan.h"
 
@@ -38,6 +39,8 @@ struct pctx {
     struct plan *out;
     char revision[11];
     char restart_label[64];
+    int voters;          /* KRaft controller quorum: ordinals 0..voters-1 (1 or 3), for life */
+    char cluster_id[23]; /* the Kafka cluster id of this PSC (plan_cluster_id) */
     struct pmember *m; /* sorted by ordinal: 0..replicas-1 then observed extras */
     int nm;
     const char **zones; /* zone order for new members, borrowed strings */
@@ -91,7 +94,9 @@ struct pmember *plan_member_at(struct pctx *c, int ordinal);
 int plan_place_members(struct pctx *c, struct err *e);
 
 /* ---- render.c: desired objects (owned, NULL on OOM) ---- */
-cJSON *plan_render_configmap(struct pctx *c);
+/* the name of a revision's engine ConfigMap: "<psc>-config-<revision>" */
+void plan_config_name(const struct pctx *c, const char *revision, char *out, size_t n);
+cJSON *plan_render_configmap(struct pctx *c); /* the ConfigMap of c->revision (immutable) */
 cJSON *plan_render_headless(struct pctx *c);
 cJSON *plan_render_member_service(struct pctx *c, const struct pmember *m);
 cJSON *plan_render_pdb(struct pctx *c);

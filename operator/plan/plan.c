@@ -349,6 +349,19 @@ static void link_pod_needs(struct pctx *c)
     }
 }
 
+/* The KRaft quorum is chosen once, when the cluster is created: 3 voters (ordinals 0-2),
+ * or 1 below 3 members; every PVC records it (PLAN_LABEL_VOTERS), so a later scale-up
+ * from 1 member keeps its single voter and an operator restart reads it back. */
+static int kraft_voters(const struct pctx *c)
+{
+    for (int i = 0; i < c->nm; i++) {
+        const char *v = c->m[i].pvc ? plan_jlabel(c->m[i].pvc, PLAN_LABEL_VOTERS) : NULL;
+        if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "3") == 0))
+            return v[0] - '0';
+    }
+    return c->psc->spec.replicas >= 3 ? 3 : 1;
+}
+
 int plan_compute(const struct plan_input *in, struct plan **out, struct err *e)
 {
     struct pctx c = {0};
@@ -371,6 +384,8 @@ int plan_compute(const struct plan_input *in, struct plan **out, struct err *e)
     }
     if ((rc = plan_place_members(&c, e)) != 0)
         goto out;
+    c.voters = kraft_voters(&c);
+    plan_cluster_id(c.psc, c.cluster_id);
     if (in->invalid != NULL && !c.invalid) {
         /* The PSC as written is invalid and psc is the last one accepted: keep the members
          * it describes alive, and say that the spec is wrong. */

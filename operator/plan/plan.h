@@ -4,17 +4,25 @@
  * the new status and the Events to emit. No I/O, no clock, no globals.
  *
  * Layout ballast renders (the contract with the executor and the engine image):
- *   ConfigMap  <psc>-config   data: "member-<i>.properties" = the spec's config
- *                             (sorted by key) + "node.id=<i>" + "broker.rack=<zone>"
- *                             for every member that exists or is wanted.
- *   Service    <psc>-headless clusterIP None, publishNotReadyAddresses, all members.
+ *   ConfigMap  <psc>-config-<rev> immutable, one per member-template revision, deleted
+ *                             once no pod mounts it. data: "server.properties" = spec.config
+ *                             (sorted) + what every member shares (KRaft quorum voters on
+ *                             the members' DNS names, listener map, log.dirs) and
+ *                             "jmx-exporter.yaml" = the exporter rules the gates read.
+ *   Service    <psc>-headless clusterIP None, publishNotReadyAddresses, all members:
+ *                             <psc>-<i>.<psc>-headless.<ns>.svc is member i's name.
  *   Service    <psc>-<i>      one per member, selects label ballast.dev/member=<psc>-<i>.
- *   PVC        data-<psc>-<i> labelled topology.kubernetes.io/zone=<zone>: the member's
- *                             zone for life.
+ *   PVC        data-<psc>-<i> labelled topology.kubernetes.io/zone=<zone> (the member's
+ *                             zone for life) and ballast.dev/kraft-voters=<n> (the quorum
+ *                             size chosen when the cluster was created, for life).
  *   Pod        <psc>-<i>      hostname <psc>-<i>, subdomain <psc>-headless, required node
- *                             affinity on its zone; the config mounted at /etc/ballast,
- *                             data at /var/lib/ballast/data; env BALLAST_NODE_ID,
- *                             BALLAST_RACK, BALLAST_CONFIG_FILE tell the engine who it is.
+ *                             affinity on its zone; init container "format" writes
+ *                             /var/run/ballast/server.properties (the ConfigMap's + env
+ *                             BALLAST_MEMBER_PROPERTIES: node.id, process.roles, broker.rack,
+ *                             listeners, advertised.listeners) and formats the log dir on
+ *                             the PVC with BALLAST_CLUSTER_ID; container "engine" runs
+ *                             /opt/kafka/bin/kafka-server-start.sh on it, the JMX exporter
+ *                             agent via KAFKA_OPTS; Ready = brokerstate 3 (RUNNING).
  *   PDB        <psc>          maxUnavailable 1.
  */
 #ifndef BALLAST_PLAN_PLAN_H
@@ -28,6 +36,7 @@
 #include "psc/psc.h"
 
 #define PLAN_LABEL_MEMBER          "ballast.dev/member" /* = "<psc>-<i>", the member Service's selector */
+#define PLAN_LABEL_VOTERS          "ballast.dev/kraft-voters" /* on PVCs: the quorum size, "1" or "3" */
 #define PLAN_MAX_REPLICAS          1000 /* above this the spec is refused (InvalidSpec) */
 #define PLAN_BROKER_STATE_RECOVERY 2    /* kafka_server_kafkaserver_brokerstate: recovering logs */
 #define PLAN_BROKER_STATE_RUNNING  3    /* kafka_server_kafkaserver_brokerstate: serving */
@@ -180,6 +189,12 @@ void plan_free(struct plan *p);
  * out[11]: image, config, resources, listeners, metrics port/path, storage class —
  * not replicas, gates or storage size. Stable across processes and key order. */
 void plan_revision(const struct psc *p, char out[11]);
+
+/* plan_cluster_id writes the Kafka cluster id of a PSC into out[23]: 16 bytes derived from
+ * its namespace and name, base64url without padding (Kafka's Uuid form). The same PSC
+ * gets the same id from any operator, after any restart, and when it is deleted and
+ * created again over its kept volumes. */
+void plan_cluster_id(const struct psc *p, char out[23]);
 
 /* plan_restart_label maps the restart annotation to a label value: the token itself
  * when it is a valid label value, else "h" + its hash; "" when token is NULL/empty.

@@ -33,8 +33,10 @@ void plan_revision(const struct psc *p, char out[11])
     int rc = 0;
     /* Every field the pod template is made from goes in, with a tag, so that moving
      * a value from one field to another changes the hash. */
-    rc |= buf_printf(&b, "v1|image=%zu:%s|", s->image ? strlen(s->image) : 0,
-                     s->image ? s->image : "");
+    /* v2: the pod runs the engine on the configuration ballast renders (init container,
+     * per-revision ConfigMap, RUNNING readiness); pods of v1 are rolled onto it. */
+    rc |= buf_printf(&b, "v2|image=%zu:%s|grace=%d|", s->image ? strlen(s->image) : 0,
+                     s->image ? s->image : "", s->grace_seconds);
     for (int i = 0; i < s->nconfig; i++)
         rc |= buf_printf(&b, "config=%zu:%s=%zu:%s|", strlen(s->config[i].key), s->config[i].key,
                          strlen(s->config[i].value), s->config[i].value);
@@ -51,6 +53,28 @@ void plan_revision(const struct psc *p, char out[11])
     else
         hex10(fnv1a(b.data, b.len), out);
     buf_free(&b);
+}
+
+void plan_cluster_id(const struct psc *p, char out[23])
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char key[400];
+    int n = snprintf(key, sizeof key, "ballast-cluster-id|%s|%s", p->ns, p->name);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof key ? (size_t)n : sizeof key - 1;
+    uint64_t h[2] = {fnv1a(key, len), 0};
+    key[0] = 'B'; /* a second, independent hash of a different string */
+    h[1] = fnv1a(key, len) ^ 0x9e3779b97f4a7c15ULL;
+    unsigned char bytes[18] = {0};
+    for (int i = 0; i < 16; i++)
+        bytes[i] = (unsigned char)(h[i / 8] >> (8 * (i % 8)));
+    /* 16 bytes -> 22 characters: 5 groups of 3 bytes, then the last byte (+ 2 zero bytes) */
+    int o = 0;
+    for (int i = 0; i < 18 && o < 22; i += 3) {
+        uint32_t v = (uint32_t)bytes[i] << 16 | (uint32_t)bytes[i + 1] << 8 | bytes[i + 2];
+        for (int k = 3; k >= 0 && o < 22; k--)
+            out[o++] = b64[(v >> (6 * k)) & 63];
+    }
+    out[22] = '\0';
 }
 
 static bool label_value_ok(const char *s)

@@ -68,6 +68,7 @@ static inline void tk_init(struct tk *t, int replicas, const char *const *zones)
     p->spec.gates[1].metric = tk_strdup("kafka_controller_kafkacontroller_offlinepartitionscount");
     p->spec.drained_metric = tk_strdup("kafka_server_replicamanager_partitioncount");
     p->spec.roll_timeout_seconds = 900;
+    p->spec.grace_seconds = PSC_DEFAULT_GRACE_SECONDS;
     t->now = 1790000000; /* 2026-09-21T... */
     for (int i = 0; zones != NULL && zones[i] != NULL && i < 16; i++) {
         t->nodes[i].name = zones[i]; /* one node per zone, named after it */
@@ -326,6 +327,20 @@ static inline void tk_apply(struct tk *t)
     if (p->status_changed) {
         cJSON_Delete(t->psc.status);
         t->psc.status = cJSON_Duplicate(p->status, true);
+    }
+}
+
+/* tk_roll_to: a new image, with the new revision's engine ConfigMap already created (as
+ * the first pass after a spec change does), so a test sees only the roll's own actions. */
+static inline void tk_roll_to(struct tk *t, const char *image)
+{
+    tk_set_image(t, image);
+    if (tk_plan(t) != 0)
+        return;
+    for (int i = 0; i < t->plan->nactions; i++) {
+        struct plan_action *a = &t->plan->actions[i];
+        if (a->verb == PLAN_CREATE && a->kind == PLAN_CONFIGMAP)
+            tk_store(t, a->kind, cJSON_Duplicate(a->object, true));
     }
 }
 

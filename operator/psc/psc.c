@@ -297,6 +297,22 @@ static int cmp_listener(const void *a, const void *b)
     return strcmp(((const struct psc_listener *)a)->name, ((const struct psc_listener *)b)->name);
 }
 
+/* What ballast renders for every member itself: set through spec.config, it would give
+ * two brokers one id, or a broker a quorum, listener or directory the others don't know. */
+static const char *const owned_keys[] = {
+    "node.id", "broker.id", "broker.rack", "process.roles", "listeners", "advertised.listeners",
+    "listener.security.protocol.map", "inter.broker.listener.name", "controller.listener.names",
+    "controller.quorum.voters", "controller.quorum.bootstrap.servers", "log.dirs", "log.dir",
+    "metadata.log.dir", NULL};
+
+bool psc_config_owned(const char *key)
+{
+    for (int i = 0; owned_keys[i] != NULL; i++)
+        if (strcmp(key, owned_keys[i]) == 0)
+            return true;
+    return false;
+}
+
 static int parse_config(const cJSON *spec, struct psc_spec *s, struct err *e)
 {
     const cJSON *cfg;
@@ -339,6 +355,11 @@ static int parse_config(const cJSON *spec, struct psc_spec *s, struct err *e)
             return err_set(e, ERR_INVALID,
                            "spec.config[\"%.200s\"]: the value must be one line without control "
                            "characters",
+                           key);
+        if (psc_config_owned(key))
+            return err_set(e, ERR_INVALID,
+                           "spec.config[\"%.200s\"]: ballast sets this key itself for every "
+                           "member (identity, listeners, KRaft quorum, log directory); remove it",
                            key);
         struct psc_kv *kv = &s->config[s->nconfig];
         kv->key = strdup(key);
@@ -521,9 +542,22 @@ static int parse_listeners(const cJSON *spec, struct psc_spec *s, struct err *e)
                            "%s: the listener name must be a port name (1-%d lowercase letters, "
                            "digits and single '-', with at least one letter), got \"%.60s\"",
                            path, PSC_MAX_LISTENER_NAME_LEN, name);
+        if (strcmp(name, PSC_REPLICATION_LISTENER) == 0 || strcmp(name, PSC_CONTROLLER_LISTENER) == 0)
+            return err_set(e, ERR_INVALID,
+                           "%s: the name is reserved: ballast adds the listeners \"%s\" (port "
+                           "%d) and \"%s\" (port %d) for replication and the KRaft quorum",
+                           path, PSC_REPLICATION_LISTENER, PSC_REPLICATION_PORT,
+                           PSC_CONTROLLER_LISTENER, PSC_CONTROLLER_PORT);
         struct psc_listener *l = &s->listeners[s->nlisteners];
         if ((rc = int_value(v, path, 1, 65535, &l->port, e)) < 0)
             return rc;
+        if (l->port == PSC_REPLICATION_PORT || l->port == PSC_CONTROLLER_PORT)
+            return err_set(e, ERR_INVALID,
+                           "%s: port %d is reserved for ballast's %s listener; choose another "
+                           "port",
+                           path, l->port,
+                           l->port == PSC_REPLICATION_PORT ? PSC_REPLICATION_LISTENER
+                                                           : PSC_CONTROLLER_LISTENER);
         if ((l->name = strdup(name)) == NULL)
             return nomem(e, path);
         s->nlisteners++;
@@ -627,6 +661,12 @@ static int parse_health(const cJSON *spec, struct psc_spec *s, struct err *e)
                            "spec.health.metricsPort: port %d is already used by listener %s; "
                            "the metrics endpoint needs a port of its own",
                            s->metrics_port, s->listeners[i].name);
+    if (s->metrics_port == PSC_REPLICATION_PORT || s->metrics_port == PSC_CONTROLLER_PORT)
+        return err_set(e, ERR_INVALID,
+                       "spec.health.metricsPort: port %d is reserved for ballast's %s listener",
+                       s->metrics_port,
+                       s->metrics_port == PSC_REPLICATION_PORT ? PSC_REPLICATION_LISTENER
+                                                               : PSC_CONTROLLER_LISTENER);
     if ((rc = get_string(h, "metricsPath", "spec.health.metricsPath", false, &s->metrics_path, e)) <
         0)
         return rc;
@@ -673,6 +713,10 @@ static int parse_spec(const cJSON *obj, struct psc_spec *s, struct err *e)
     if ((rc = parse_zones(spec, s, e)) < 0 || (rc = parse_config(spec, s, e)) < 0 ||
         (rc = parse_resources(spec, s, e)) < 0 || (rc = parse_storage(spec, s, e)) < 0 ||
         (rc = parse_listeners(spec, s, e)) < 0 || (rc = parse_health(spec, s, e)) < 0)
+        return rc;
+    if ((rc = get_int(spec, "terminationGracePeriodSeconds", "spec.terminationGracePeriodSeconds",
+                      false, PSC_DEFAULT_GRACE_SECONDS, 1, PSC_MAX_GRACE_SECONDS,
+                      &s->grace_seconds, e)) < 0)
         return rc;
     return get_bool(spec, "paused", "spec.paused", &s->paused, e);
 }

@@ -37,10 +37,19 @@
 #define PSC_DEFAULT_GATE_OFFLINE   "kafka_controller_kafkacontroller_offlinepartitionscount"
 #define PSC_DEFAULT_DRAINED_METRIC "kafka_server_replicamanager_partitioncount"
 #define PSC_DEFAULT_ROLL_TIMEOUT   900
+#define PSC_DEFAULT_GRACE_SECONDS  120 /* terminationGracePeriodSeconds: a controlled shutdown */
+
+/* The listeners ballast adds for the engine itself (Kafka): replication between brokers
+ * and the KRaft controller quorum. Their names and ports are not the user's to take. */
+#define PSC_REPLICATION_LISTENER "replication"
+#define PSC_REPLICATION_PORT     9091
+#define PSC_CONTROLLER_LISTENER  "controller"
+#define PSC_CONTROLLER_PORT      9093
 
 /* Limits psc_parse enforces (the CRD's schema says the same). */
 #define PSC_MAX_REPLICAS     1000
 #define PSC_MAX_ROLL_TIMEOUT 604800 /* a week */
+#define PSC_MAX_GRACE_SECONDS 86400 /* a day */
 #define PSC_MAX_ZONES        64
 #define PSC_MAX_LISTENERS    16
 #define PSC_MAX_GATES        32
@@ -88,6 +97,7 @@ struct psc_spec {
     int ngates;
     char *drained_metric;     /* default kafka_server_replicamanager_partitioncount */
     int roll_timeout_seconds; /* default 900 */
+    int grace_seconds;        /* spec.terminationGracePeriodSeconds, default 120 */
     bool paused;
 };
 
@@ -122,6 +132,10 @@ int psc_parse_quantity(const char *s, long long *out, struct err *e);
  * Returns 0 when allowed, ERR_INVALID with a message otherwise. */
 int psc_validate_update(const struct psc *old, const struct psc *upd,
                         const char *const *member_zones, int nmembers, struct err *e);
+
+/* psc_config_owned: true when an engine config key is one ballast renders itself (the
+ * member's identity, listeners, quorum, log dirs); spec.config may not set it. */
+bool psc_config_owned(const char *key);
 
 /* psc_config_get returns the value of an engine config key (borrowed from p), or NULL. */
 const char *psc_config_get(const struct psc *p, const char *key);

@@ -98,30 +98,101 @@ END_TEST
 START_TEST(test_configmap_layout)
 {
     struct tk t;
-    tk_init(&t, 2, ZONES3);
-    /* a user's node.id or broker.rack must not give two members one identity */
+    tk_init(&t, 4, ZONES3);
+    /* psc_parse refuses the keys ballast owns; a struct that carries one anyway (built
+     * by hand here) still never renders it: a user's node.id must not give two members
+     * one identity */
     free(t.psc.spec.config[0].key);
     free(t.psc.spec.config[0].value);
     free(t.psc.spec.config);
     t.psc.spec.nconfig = 3;
     t.psc.spec.config = calloc(3, sizeof *t.psc.spec.config);
-    t.psc.spec.config[0].key = strdup("broker.rack");
-    t.psc.spec.config[0].value = strdup("mine");
-    t.psc.spec.config[1].key = strdup("log.dirs");
-    t.psc.spec.config[1].value = strdup("/var/lib/ballast/data\n#evil=1");
-    t.psc.spec.config[2].key = strdup("node.id");
-    t.psc.spec.config[2].value = strdup("7");
+    t.psc.spec.config[0].key = strdup("message.max.bytes");
+    t.psc.spec.config[0].value = strdup("1048576\n#evil=1");
+    t.psc.spec.config[1].key = strdup("node.id");
+    t.psc.spec.config[1].value = strdup("7");
+    t.psc.spec.config[2].key = strdup("num.partitions");
+    t.psc.spec.config[2].value = strdup("6");
     ck_assert_int_eq(tk_plan(&t), 0);
-    const struct plan_action *a = tk_action(t.plan, PLAN_CREATE, PLAN_CONFIGMAP, "orders-config");
+    char name[64];
+    snprintf(name, sizeof name, "orders-config-%s", t.plan->update_revision);
+    const struct plan_action *a = tk_action(t.plan, PLAN_CREATE, PLAN_CONFIGMAP, name);
     ck_assert_ptr_nonnull(a);
-    ck_assert_int_eq(cJSON_GetArraySize(at(a->object, "data")), 2);
+    ck_assert(cJSON_IsTrue(at(a->object, "immutable")));
+    ck_assert_str_eq(at_str(a->object, "metadata.labels.ballast.dev/revision"),
+                     t.plan->update_revision);
     const cJSON *data = at(a->object, "data");
-    const char *p1 = cJSON_GetObjectItemCaseSensitive(data, "member-1.properties")->valuestring;
-    ck_assert_ptr_nonnull(strstr(p1, "\nnode.id=1\n"));
-    ck_assert_ptr_nonnull(strstr(p1, "\nbroker.rack=zone-b\n"));
-    ck_assert_ptr_null(strstr(p1, "node.id=7"));
-    ck_assert_ptr_null(strstr(p1, "=mine"));
-    ck_assert_ptr_nonnull(strstr(p1, "log.dirs=/var/lib/ballast/data\\n#evil=1\n"));
+    ck_assert_int_eq(cJSON_GetArraySize(data), 2);
+    const char *sp = at_str(data, "server.properties");
+    ck_assert_ptr_nonnull(strstr(sp, "\nnum.partitions=6\n"));
+    ck_assert_ptr_nonnull(strstr(sp, "\nmessage.max.bytes=1048576\\n#evil=1\n"));
+    ck_assert_ptr_null(strstr(sp, "node.id"));
+    /* 4 members: a quorum of 3 voters on the members' stable names */
+    ck_assert_ptr_nonnull(strstr(sp, "\ncontroller.quorum.voters="
+                                     "0@orders-0.orders-headless.streaming.svc:9093,"
+                                     "1@orders-1.orders-headless.streaming.svc:9093,"
+                                     "2@orders-2.orders-headless.streaming.svc:9093\n"));
+    ck_assert_ptr_nonnull(strstr(sp, "\ncontroller.listener.names=CONTROLLER\n"));
+    ck_assert_ptr_nonnull(strstr(sp, "\ninter.broker.listener.name=REPLICATION\n"));
+    ck_assert_ptr_nonnull(strstr(sp, "\nlistener.security.protocol.map=CLIENT:PLAINTEXT,"
+                                     "REPLICATION:PLAINTEXT,CONTROLLER:PLAINTEXT\n"));
+    ck_assert_ptr_nonnull(strstr(sp, "\nlog.dirs=/var/lib/ballast/data/kafka\n"));
+    const char *jmx = at_str(data, "jmx-exporter.yaml");
+    ck_assert_ptr_nonnull(strstr(jmx, "kafka_$1_$2_$3"));
+    /* every PVC records the quorum size, for life */
+    const struct plan_action *pvc = tk_action(t.plan, PLAN_CREATE, PLAN_PVC, "data-orders-3");
+    ck_assert_ptr_nonnull(pvc);
+    ck_assert_str_eq(at_str(pvc->object, "metadata.labels.ballast.dev/kraft-voters"), "3");
+    tk_free(&t);
+}
+END_TEST
+
+/* Below 3 members the quorum is one voter; scaling up later keeps it (the PVCs say so). */
+START_TEST(test_quorum_for_life)
+{
+    struct tk t;
+    tk_init(&t, 1, ZONES3);
+    tk_health_all(&t, 1, 0, 0);
+    ck_assert_int_le(tk_converge(&t, 8), 8);
+    t.psc.spec.replicas = 3;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    char name[64];
+    snprintf(name, sizeof name, "orders-config-%s", t.plan->update_revision);
+    const cJSON *cm = tk_get(&t, PLAN_CONFIGMAP, name);
+    ck_assert_ptr_nonnull(cm);
+    ck_assert_ptr_nonnull(strstr(at_str(cm, "data.server.properties"),
+                                 "\ncontroller.quorum.voters="
+                                 "0@orders-0.orders-headless.streaming.svc:9093\n"));
+    const struct plan_action *pvc = tk_action(t.plan, PLAN_CREATE, PLAN_PVC, "data-orders-2");
+    ck_assert_ptr_nonnull(pvc);
+    ck_assert_str_eq(at_str(pvc->object, "metadata.labels.ballast.dev/kraft-voters"), "1");
+    const struct plan_action *pod = tk_action(t.plan, PLAN_CREATE, PLAN_POD, "orders-2");
+    if (pod != NULL) {
+        const char *mp = at_str(pod->object, "spec.initContainers.0.env.0.value");
+        ck_assert_ptr_nonnull(strstr(mp, "\nprocess.roles=broker\n"));
+    }
+    tk_free(&t);
+}
+END_TEST
+
+/* A cluster id is a 16-byte Kafka Uuid in base64url, the same for the same PSC. */
+START_TEST(test_cluster_id)
+{
+    struct tk t;
+    tk_init(&t, 3, ZONES3);
+    char a[23], b[23];
+    plan_cluster_id(&t.psc, a);
+    plan_cluster_id(&t.psc, b);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq((int)strlen(a), 22);
+    ck_assert_int_eq((int)strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+                     22);
+    /* the last character encodes 2 bits: A, Q, g or w */
+    ck_assert_ptr_nonnull(strchr("AQgw", a[21]));
+    free(t.psc.name);
+    t.psc.name = strdup("payments");
+    plan_cluster_id(&t.psc, b);
+    ck_assert_str_ne(a, b);
     tk_free(&t);
 }
 END_TEST
@@ -193,14 +264,65 @@ START_TEST(test_pod)
     ck_assert_str_eq(at_str(c, "resources.requests.memory"), "8Gi");
     ck_assert_int_eq((int)at_num(c, "ports.0.containerPort"), 9092);
     ck_assert_str_eq(at_str(c, "ports.1.name"), "metrics");
-    ck_assert_int_eq((int)at_num(c, "readinessProbe.tcpSocket.port"), 9092);
-    char *env = cJSON_PrintUnformatted(at(c, "env"));
-    ck_assert_ptr_nonnull(strstr(env, "{\"name\":\"BALLAST_NODE_ID\",\"value\":\"2\"}"));
-    ck_assert_ptr_nonnull(strstr(env, "{\"name\":\"BALLAST_RACK\",\"value\":\"zone-c\"}"));
-    ck_assert_ptr_nonnull(strstr(env, "/etc/ballast/member-2.properties"));
-    free(env);
+    /* Ready = brokerstate RUNNING on the member's own metrics endpoint */
+    const char *probe = at_str(c, "readinessProbe.exec.command.2");
+    ck_assert_ptr_nonnull(strstr(probe, "/dev/tcp/127.0.0.1/9404"));
+    ck_assert_ptr_nonnull(strstr(probe, "kafka_server_kafkaserver_brokerstate"));
+    ck_assert_str_eq(at_str(c, "command.0"), "/opt/kafka/bin/kafka-server-start.sh");
+    ck_assert_str_eq(at_str(c, "command.1"), "/var/run/ballast/server.properties");
+    ck_assert_ptr_nonnull(strstr(at_str(c, "env.0.value"), "jmx_prometheus_javaagent.jar=9404:"));
+    ck_assert_int_eq((int)at_num(p, "spec.terminationGracePeriodSeconds"), 120);
+    ck_assert(cJSON_IsFalse(at(p, "spec.enableServiceLinks")));
+    /* the init container writes the member's own lines and formats its log dir */
+    const cJSON *init = at(p, "spec.initContainers.0");
+    ck_assert_str_eq(at_str(init, "name"), "format");
+    ck_assert_str_eq(at_str(init, "image"), "apache/kafka:3.9.0");
+    ck_assert_ptr_nonnull(strstr(at_str(init, "command.2"), "kafka-storage.sh format --ignore-formatted"));
+    ck_assert_str_eq(at_str(init, "env.0.name"), "BALLAST_MEMBER_PROPERTIES");
+    const char *mp = at_str(init, "env.0.value");
+    ck_assert_ptr_nonnull(strstr(mp, "\nnode.id=2\n"));
+    ck_assert_ptr_nonnull(strstr(mp, "\nprocess.roles=broker,controller\n"));
+    ck_assert_ptr_nonnull(strstr(mp, "\nbroker.rack=zone-c\n"));
+    ck_assert_ptr_nonnull(
+        strstr(mp, "\nlisteners=CLIENT://:9092,REPLICATION://:9091,CONTROLLER://:9093\n"));
+    ck_assert_ptr_nonnull(strstr(mp, "\nadvertised.listeners="
+                                     "CLIENT://orders-2.orders-headless.streaming.svc:9092,"
+                                     "REPLICATION://orders-2.orders-headless.streaming.svc:9091\n"));
+    char cid[23];
+    plan_cluster_id(&t.psc, cid);
+    ck_assert_str_eq(at_str(init, "env.1.value"), cid);
     ck_assert_str_eq(at_str(p, "spec.volumes.0.persistentVolumeClaim.claimName"), "data-orders-2");
-    ck_assert_str_eq(at_str(p, "spec.volumes.1.configMap.name"), "orders-config");
+    char cm[64];
+    snprintf(cm, sizeof cm, "orders-config-%s", t.plan->update_revision);
+    ck_assert_str_eq(at_str(p, "spec.volumes.1.configMap.name"), cm);
+    ck_assert_ptr_nonnull(at(p, "spec.volumes.2.emptyDir"));
+    tk_free(&t);
+}
+END_TEST
+
+/* A config change makes a new immutable ConfigMap; the old one goes once no pod mounts it. */
+START_TEST(test_config_per_revision)
+{
+    struct tk t;
+    tk_init(&t, 3, ZONES3);
+    tk_health_all(&t, 3, 0, 0);
+    ck_assert_int_le(tk_converge(&t, 8), 8);
+    char old[64], cur[64];
+    ck_assert_int_eq(tk_plan(&t), 0);
+    snprintf(old, sizeof old, "orders-config-%s", t.plan->update_revision);
+    ck_assert_ptr_nonnull(tk_get(&t, PLAN_CONFIGMAP, old));
+    free(t.psc.spec.config[0].value);
+    t.psc.spec.config[0].value = strdup("12");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    snprintf(cur, sizeof cur, "orders-config-%s", t.plan->update_revision);
+    ck_assert_str_ne(old, cur);
+    ck_assert_ptr_nonnull(tk_action(t.plan, PLAN_CREATE, PLAN_CONFIGMAP, cur));
+    ck_assert_ptr_null(tk_action(t.plan, PLAN_DELETE, PLAN_CONFIGMAP, old)); /* still mounted */
+    ck_assert_ptr_null(tk_action(t.plan, PLAN_UPDATE, PLAN_CONFIGMAP, old));
+    /* roll every member through (the gates hold throughout) */
+    ck_assert_int_le(tk_converge(&t, 40), 40);
+    ck_assert_ptr_null(tk_get(&t, PLAN_CONFIGMAP, old));
+    ck_assert_ptr_nonnull(tk_get(&t, PLAN_CONFIGMAP, cur));
     tk_free(&t);
 }
 END_TEST
@@ -217,15 +339,16 @@ START_TEST(test_drift)
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
     cJSON_AddStringToObject(spec, "sessionAffinity", "None");
     cJSON_AddItemToObject(spec, "clusterIPs", cJSON_CreateStringArray((const char *[]){"10.1"}, 1));
-    cJSON *cm = tk_get(&t, PLAN_CONFIGMAP, "orders-config");
-    cJSON_AddStringToObject((cJSON *)at(cm, "metadata.labels"), "team", "payments");
+    cJSON *pdb = tk_get(&t, PLAN_PDB, "orders");
+    cJSON_AddStringToObject((cJSON *)at(pdb, "metadata.labels"), "team", "payments");
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->nactions, 0);
 
-    /* someone edits the selector and strips the ConfigMap's data: both updated */
+    /* someone edits the selector and the PDB's budget: both updated */
     cJSON_ReplaceItemInObjectCaseSensitive(spec, "selector",
                                            cJSON_Parse("{\"app\":\"something-else\"}"));
-    cJSON_DeleteItemFromObjectCaseSensitive(cm, "data");
+    cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)at(pdb, "spec"), "maxUnavailable",
+                                           cJSON_CreateNumber(3));
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->nactions, 2);
     const struct plan_action *u = tk_action(t.plan, PLAN_UPDATE, PLAN_SERVICE, "orders-1");
@@ -234,10 +357,10 @@ START_TEST(test_drift)
     ck_assert_ptr_null(at(u->object, "spec.selector.app"));
     ck_assert_str_eq(at_str(u->object, "spec.clusterIP"), "10.96.0.10"); /* kept */
     ck_assert_ptr_nonnull(at(u->object, "metadata.resourceVersion"));
-    const struct plan_action *uc = tk_action(t.plan, PLAN_UPDATE, PLAN_CONFIGMAP, "orders-config");
+    const struct plan_action *uc = tk_action(t.plan, PLAN_UPDATE, PLAN_PDB, "orders");
     ck_assert_ptr_nonnull(uc);
     ck_assert_str_eq(at_str(uc->object, "metadata.labels.team"), "payments");
-    ck_assert_int_eq(cJSON_GetArraySize(at(uc->object, "data")), 3);
+    ck_assert_int_eq((int)at_num(uc->object, "spec.maxUnavailable"), 1);
     tk_apply(&t);
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->nactions, 0);
@@ -322,6 +445,9 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_owner_and_labels_everywhere);
     tcase_add_test(tc, test_configmap_layout);
+    tcase_add_test(tc, test_quorum_for_life);
+    tcase_add_test(tc, test_cluster_id);
+    tcase_add_test(tc, test_config_per_revision);
     tcase_add_test(tc, test_services_pvc_pdb);
     tcase_add_test(tc, test_pod);
     tcase_add_test(tc, test_drift);

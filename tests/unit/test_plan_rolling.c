@@ -18,7 +18,7 @@ static void setup_roll(struct tk *t, int n)
     tk_init(t, n, ZONES3);
     tk_health_all(t, n, 0, 0);
     ck_assert_int_le(tk_converge(t, 8), 8);
-    tk_set_image(t, "apache/kafka:3.9.1");
+    tk_roll_to(t, "apache/kafka:3.9.1");
 }
 
 static const char *pod_rev(struct tk *t, const char *pod)

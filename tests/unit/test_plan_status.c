@@ -270,7 +270,7 @@ START_TEST(test_status_stable_while_state_stays)
             break;
         case ROLL_BLOCKED:
         case ROLL_STUCK:
-            tk_set_image(&t, "apache/kafka:3.9.1");
+            tk_roll_to(&t, "apache/kafka:3.9.1");
             t.gates[2][0].value = 3;
             if (k == ROLL_STUCK) {
                 ck_assert_int_eq(tk_plan(&t), 0);
@@ -286,7 +286,7 @@ START_TEST(test_status_stable_while_state_stays)
             step = 15;
             break;
         case SETTLE: {
-            tk_set_image(&t, "apache/kafka:3.9.1");
+            tk_roll_to(&t, "apache/kafka:3.9.1");
             cJSON *cond = cJSON_GetArrayItem(
                 cJSON_GetObjectItemCaseSensitive(
                     cJSON_GetObjectItemCaseSensitive(tk_get(&t, PLAN_POD, "orders-3"), "status"),

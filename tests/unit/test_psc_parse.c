@@ -21,7 +21,7 @@ static const char *ORDERS_JSON =
     "\"resources\":{\"requests\":{\"cpu\":\"2\",\"memory\":\"8Gi\"}},"
     "\"storage\":{\"size\":\"100Gi\",\"storageClassName\":\"zonal-ssd\","
     "\"deleteClaimOnScaleDown\":false},"
-    "\"listeners\":{\"client\":9092,\"controller\":9093},"
+    "\"listeners\":{\"client\":9092,\"external\":9094},"
     "\"health\":{\"metricsPort\":9404,\"metricsPath\":\"/metrics\",\"gates\":["
     "{\"metric\":\"kafka_server_replicamanager_underreplicatedpartitions\",\"max\":0},"
     "{\"metric\":\"kafka_controller_kafkacontroller_offlinepartitionscount\",\"max\":0}],"
@@ -164,7 +164,7 @@ START_TEST(test_design_example)
     ck_assert_int_eq(s->nlisteners, 2);
     ck_assert_str_eq(s->listeners[0].name, "client");
     ck_assert_int_eq(s->listeners[0].port, 9092);
-    ck_assert_str_eq(s->listeners[1].name, "controller");
+    ck_assert_str_eq(s->listeners[1].name, "external");
     ck_assert_int_eq(s->metrics_port, 9404);
     ck_assert_str_eq(s->metrics_path, "/metrics");
     ck_assert_int_eq(s->ngates, 2);
@@ -294,6 +294,12 @@ START_TEST(test_crd_agrees)
                      PSC_DEFAULT_ROLL_TIMEOUT);
     ck_assert_int_eq(at(health, (const char *[]){"rollTimeoutSeconds", "maximum", NULL})->valueint,
                      PSC_MAX_ROLL_TIMEOUT);
+    ck_assert_int_eq(
+        at(spec, (const char *[]){"terminationGracePeriodSeconds", "default", NULL})->valueint,
+        PSC_DEFAULT_GRACE_SECONDS);
+    ck_assert_int_eq(
+        at(spec, (const char *[]){"terminationGracePeriodSeconds", "maximum", NULL})->valueint,
+        PSC_MAX_GRACE_SECONDS);
     ck_assert_int_eq(at(spec, (const char *[]){"zones", "maxItems", NULL})->valueint,
                      PSC_MAX_ZONES);
     ck_assert_int_eq(at(spec, (const char *[]){"listeners", "maxProperties", NULL})->valueint,
@@ -482,8 +488,23 @@ static const struct bad bad_cases[] = {
     {"/spec/listeners/client", "0", "spec.listeners.client: must be at least 1, got 0"},
     {"/spec/listeners/client", "65536", "spec.listeners.client: must be at most 65535, got 65536"},
     {"/spec/listeners/client", "\"9092\"", "spec.listeners.client: must be an integer"},
-    {"/spec/listeners/controller", "9092",
-     "spec.listeners.controller: port 9092 is already used by listener client"},
+    {"/spec/listeners/external", "9092",
+     "spec.listeners.external: port 9092 is already used by listener client"},
+    {"/spec/listeners/controller", "9000", "spec.listeners.controller: the name is reserved"},
+    {"/spec/listeners/replication", "9000", "spec.listeners.replication: the name is reserved"},
+    {"/spec/listeners/external", "9093",
+     "spec.listeners.external: port 9093 is reserved for ballast's controller listener"},
+    {"/spec/listeners/external", "9091",
+     "spec.listeners.external: port 9091 is reserved for ballast's replication listener"},
+    {"/spec/health/metricsPort", "9093",
+     "spec.health.metricsPort: port 9093 is reserved for ballast's controller listener"},
+    {"/spec/config/advertised.listeners", "\"PLAINTEXT://x:9092\"",
+     "spec.config[\"advertised.listeners\"]: ballast sets this key itself"},
+    {"/spec/config/node.id", "\"7\"", "spec.config[\"node.id\"]: ballast sets this key itself"},
+    {"/spec/terminationGracePeriodSeconds", "0",
+     "spec.terminationGracePeriodSeconds: must be at least 1, got 0"},
+    {"/spec/terminationGracePeriodSeconds", "86401",
+     "spec.terminationGracePeriodSeconds: must be at most 86400, got 86401"},
     {"/spec/listeners/Client", "9000", "spec.listeners.Client: the listener name must be"},
     {"/spec/listeners/very-long-listener", "9000",
      "spec.listeners.very-long-listener: the listener name must be"},
@@ -646,7 +667,7 @@ START_TEST(test_specific_values)
     ck_assert_int_eq(p->spec.nlisteners, 3); /* sorted by name */
     ck_assert_str_eq(p->spec.listeners[0].name, "admin");
     ck_assert_str_eq(p->spec.listeners[1].name, "client");
-    ck_assert_str_eq(p->spec.listeners[2].name, "controller");
+    ck_assert_str_eq(p->spec.listeners[2].name, "external");
     psc_free(p);
     cJSON_Delete(j);
 
@@ -770,7 +791,7 @@ START_TEST(test_duplicate_keys)
         const char *edit, *want;
     } cases[] = {
         {"\"config\":{\"a\":\"1\",\"a\":\"2\"}", "spec.config[\"a\"]: key appears more than once"},
-        {"\"listeners\":{\"client\":9092,\"client\":9093}",
+        {"\"listeners\":{\"client\":9092,\"client\":9094}",
          "spec.listeners.client: listener appears more than once"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
