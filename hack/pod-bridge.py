@@ -548,6 +548,8 @@ class Bridge:
         if text is None:
             ordinal = (pod["metadata"].get("labels") or {}).get("ballast.dev/ordinal")
             text = data.get(f"member-{ordinal}.properties")
+        if text is None:  # ballast's per-revision ConfigMap: the shared file
+            text = data.get("server.properties")
         if text is None:
             return []
         return [(k, v) for k, v in parse_properties(text) if k and k not in OWNED_KEYS]

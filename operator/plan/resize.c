@@ -166,6 +166,16 @@ int plan_decide_resize(struct pctx *c, struct err *e)
         plan_cond_set(&c->resizing, false, c->invalid ? "InvalidSpec" : "Paused", msg);
         return 0;
     }
+    if (top->ordinal < c->voters) {
+        /* the webhook refuses this; a PSC that got here anyway (webhook off) holds */
+        snprintf(msg, sizeof msg,
+                 "Scaling down to %d members holds: %s is one of the %d KRaft controller "
+                 "voters (members 0-%d), and ballast never removes a voter; set spec.replicas "
+                 "to at least %d.",
+                 replicas, top->name, c->voters, c->voters - 1, c->voters);
+        plan_cond_set(&c->resizing, true, "QuorumVoter", msg);
+        return 0;
+    }
     if (top->pod == NULL) {
         /* the pod is gone: its Service (and volume) follow */
         snprintf(msg, sizeof msg, "Scaling down to %d members: removing what is left of %s.",

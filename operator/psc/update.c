@@ -80,5 +80,14 @@ int psc_validate_update(const struct psc *old, const struct psc *upd,
                        oc ? "\"" : "", oc ? oc : "(cluster default)", oc ? "\"" : "",
                        nc ? "\"" : "", nc ? nc : "(cluster default)", nc ? "\"" : "");
 
+    /* A cluster created with 3 or more members has a KRaft quorum of 3 voters (members
+     * 0-2) for life; going below 3 would remove a voter. */
+    if (o->replicas >= 3 && n->replicas < 3)
+        return err_set(e, ERR_INVALID,
+                       "spec.replicas: cannot scale from %d to %d: members 0-2 may be the "
+                       "cluster's KRaft controller voters, and ballast never removes a voter; "
+                       "keep at least 3",
+                       o->replicas, n->replicas);
+
     return check_zones(upd, member_zones, nmembers, e);
 }

@@ -86,6 +86,30 @@ static const struct ucase cases[] = {
      "spec.storage.size: cannot shrink"},
 };
 
+/* Scale-down never goes below the KRaft quorum of a cluster that has one of 3 voters. */
+START_TEST(test_quorum_floor)
+{
+    static const struct {
+        int from, to;
+        bool ok;
+    } steps[] = {{6, 3, true}, {6, 2, false}, {3, 1, false}, {2, 1, true}, {1, 3, true},
+                 {3, 6, true}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct psc *old = psc_of("1Gi", NULL, NULL), *upd = psc_of("1Gi", NULL, NULL);
+        old->spec.replicas = steps[i].from;
+        upd->spec.replicas = steps[i].to;
+        struct err e = {0};
+        int rc = psc_validate_update(old, upd, NULL, 0, &e);
+        ck_assert_msg((rc == 0) == steps[i].ok, "%d -> %d: rc %d (%s)", steps[i].from,
+                      steps[i].to, rc, e.msg);
+        if (!steps[i].ok)
+            ck_assert_ptr_nonnull(strstr(e.msg, "ballast never removes a voter"));
+        psc_free(old);
+        psc_free(upd);
+    }
+}
+END_TEST
+
 START_TEST(test_update)
 {
     const struct ucase *c = &cases[_i];
@@ -131,6 +155,7 @@ int main(void)
     TCase *tc = tcase_create("update");
     tcase_add_loop_test(tc, test_update, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, test_many_members_in_zone);
+    tcase_add_test(tc, test_quorum_floor);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
