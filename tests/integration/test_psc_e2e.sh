@@ -91,13 +91,14 @@ gen=$(psc_get "$PSC" '{.metadata.generation}')
 [ "$(psc_get "$PSC" '{.status.observedGeneration}')" = "$gen" ] || fail "observedGeneration != generation $gen"
 ok "observedGeneration = generation = $gen"
 
-for k in configmap/$PSC-config service/$PSC-headless poddisruptionbudget/$PSC; do
+rev=$(psc_get "$PSC" '{.status.currentRevision}')
+for k in configmap/$PSC-config-$rev service/$PSC-headless poddisruptionbudget/$PSC; do
 	kubectl -n "$NS" get "$k" >/dev/null || fail "$k is missing"
 done
 for i in 0 1 2 3 4 5; do kubectl -n "$NS" get "service/$PSC-$i" >/dev/null || fail "service $PSC-$i is missing"; done
 owner=$(kubectl -n "$NS" get pod "$PSC-0" -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].controller}')
 [ "$owner" = "PhysicalStatefulCluster/$PSC/true" ] || fail "pod $PSC-0 owner reference: $owner"
-ok "ConfigMap, headless Service, PDB and 6 member Services exist; children are owned by the PSC"
+ok "ConfigMap $PSC-config-$rev, headless Service, PDB and 6 member Services exist; children are owned by the PSC"
 
 table=$(kubectl -n "$NS" get psc "$PSC")
 echo "$table"
