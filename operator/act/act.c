@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/num.h"
 
 const struct kube_res *act_resource(enum plan_kind k)
 {
@@ -428,8 +429,7 @@ int act_write_status(const struct act_api *api, const char *ns, const char *name
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(cur.body, "metadata");
         const cJSON *gen = cJSON_GetObjectItemCaseSensitive(cmd, "generation");
         const cJSON *nrv = cJSON_GetObjectItemCaseSensitive(cmd, "resourceVersion");
-        if (!cJSON_IsNumber(gen) || gen->valuedouble != (double)generation ||
-            !cJSON_IsString(nrv)) {
+        if (!num_json_is(gen, generation) || !cJSON_IsString(nrv)) {
             kube_resp_free(&cur);
             rc = ERR_CONFLICT;
             err_set(e, rc, "status of %s/%s not written: the spec changed meanwhile", ns, name);

@@ -10,6 +10,7 @@
 
 #include "act/act.h"
 #include "base/log.h"
+#include "base/num.h"
 #include "health/scrape.h"
 #include "psc/psc.h"
 
@@ -170,7 +171,7 @@ cJSON *ctl_invalid_status(const cJSON *prev, long long generation, const char *m
     static const char *const types[] = {"Ready", "Resizing", "Rolling", "Degraded"};
     *changed = prev == NULL;
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(prev, "observedGeneration");
-    if (!cJSON_IsNumber(pg) || (long long)pg->valuedouble != generation)
+    if (!num_json_is(pg, generation))
         *changed = true;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const cJSON *old = find_condition(prev, types[i]);
@@ -189,10 +190,7 @@ cJSON *ctl_invalid_status(const cJSON *prev, long long generation, const char *m
         if (!same)
             *changed = true;
         /* lastProbeTime: the pass that found what the condition says (see plan/status.c) */
-        const char *pt = same && old_probe && cJSON_IsNumber(old_gen) &&
-                                 old_gen->valuedouble == (double)generation
-                             ? old_probe
-                             : probe;
+        const char *pt = same && old_probe && num_json_is(old_gen, generation) ? old_probe : probe;
         cJSON_AddItemToArray(conds,
                              condition(types[i], want_status, reason, msg, generation, pt, tt));
     }
@@ -210,7 +208,8 @@ static int report_invalid(const struct act_api *api, const cJSON *obj, const cha
     const char *rv = jstring(obj, "metadata", "resourceVersion");
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation");
-    long long g = cJSON_IsNumber(gen) ? (long long)gen->valuedouble : 0;
+    int64_t g = 0; /* garbage (NaN, 1e300, negative) is "no generation" */
+    (void)num_json_i64(gen, "metadata.generation", 0, INT64_MAX, &g, NULL);
     bool changed = false;
     if (ns == NULL || name == NULL)
         return err_set(e, ERR_INVALID, "PSC without metadata.namespace/name");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/num.h"
 #include "kube/client.h"
 
 /* ---- pure part ---- */
@@ -126,10 +127,12 @@ enum kube_lease_action kube_lease_decide(const cJSON *lease, const char *identit
         return KUBE_LEASE_RENEW;
     const cJSON *dur = spec_item(lease, "leaseDurationSeconds");
     double renew;
-    if (!cJSON_IsNumber(dur) || dur->valuedouble <= 0 ||
+    int64_t d;
+    /* an int32 in the API; 1e300 or NaN says nothing about the holder being alive */
+    if (num_json_i64(dur, "leaseDurationSeconds", 1, INT32_MAX, &d, NULL) != 0 ||
         kube_lease_parse_time(cJSON_GetStringValue(spec_item(lease, "renewTime")), &renew) != 0)
         return KUBE_LEASE_ACQUIRE; /* nothing says it is alive; the rv-guarded PUT referees */
-    return renew + dur->valuedouble < now ? KUBE_LEASE_ACQUIRE : KUBE_LEASE_STANDBY;
+    return renew + (double)d < now ? KUBE_LEASE_ACQUIRE : KUBE_LEASE_STANDBY;
 }
 
 /* ---- the election ---- */
@@ -287,7 +290,9 @@ static int fill_spec(cJSON *lease, const char *holder, double dur_s, double now,
     const char *old =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "holderIdentity"));
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(spec, "leaseTransitions");
-    double transitions = cJSON_IsNumber(tr) && tr->valuedouble >= 0 ? tr->valuedouble : 0;
+    int64_t tr_n = 0; /* an int32 in the API; garbage counts as 0 */
+    (void)num_json_i64(tr, "leaseTransitions", 0, INT32_MAX - 1, &tr_n, NULL);
+    double transitions = (double)tr_n;
     if (acquire && old && strcmp(old, holder) != 0)
         transitions += 1; /* as client-go: also when taking a released lease */
     if (set_num(spec, "leaseTransitions", transitions) || set_str(spec, "holderIdentity", holder) ||

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/num.h"
 
 #define DEFAULT_MAX_LINE (16u << 20)
 #define ACCEPT_META      "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -73,7 +74,8 @@ static int handle_line(struct wstate *w, const char *s, size_t len)
     if (t == KUBE_ERROR) {
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "message");
-        int c = cJSON_IsNumber(code) ? code->valueint : 0;
+        int c = 0; /* an HTTP status code, or 0 when it is not one */
+        (void)num_json_int(code, "code", 0, 999, &c, NULL);
         w->fn(t, obj, w->ud);
         rc = err_set(w->e, c == 410 ? ERR_GONE : ERR_API, "ERROR event %d: %s", c,
                      cJSON_IsString(msg) ? msg->valuestring : "(no message)");

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/num.h"
+
 void plan_cond_set(struct pcond *k, bool status, const char *reason, const char *msg)
 {
     k->status = status;
@@ -204,7 +206,7 @@ static int add_condition(struct pctx *c, cJSON *arr, const char *type, const str
         plan_fmt_time(t, ltt);
     if (same_str(pst, st) && same_str(plan_jstr(prev, "reason", (const char *)NULL), reason) &&
         same_str(plan_jstr(prev, "message", (const char *)NULL), k->message) &&
-        cJSON_IsNumber(pgen) && pgen->valuedouble == (double)c->psc->generation &&
+        num_json_is(pgen, c->psc->generation) &&
         plan_parse_time(plan_jstr(prev, "lastProbeTime", (const char *)NULL), &t) == 0)
         plan_fmt_time(t, probe);
     cJSON *o = cJSON_CreateObject();

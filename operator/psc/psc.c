@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/num.h"
+
 /* ---- what a JSON value is, for messages ---- */
 
 static const char *json_kind(const cJSON *v)
@@ -178,8 +180,7 @@ static int int_value(const cJSON *v, const char *path, int min, int max, int *ou
         return err_set(e, ERR_INVALID, "%s: must be at least %d, got %.15g", path, min, d);
     if (d > max)
         return err_set(e, ERR_INVALID, "%s: must be at most %d, got %.15g", path, max, d);
-    *out = (int)d;
-    return 0;
+    return num_json_int(v, path, min, max, out, e);
 }
 
 static int get_int(const cJSON *obj, const char *key, const char *path, bool required, int def,
@@ -253,11 +254,11 @@ static int parse_metadata(const cJSON *obj, struct psc *p, struct err *e)
 
     const cJSON *gen = field(md, "generation");
     if (gen != NULL) {
-        if (!cJSON_IsNumber(gen) || !isfinite(gen->valuedouble) ||
-            gen->valuedouble != floor(gen->valuedouble) || gen->valuedouble < 0 ||
-            gen->valuedouble > 9.007199254740992e15)
+        int64_t g;
+        /* 2^53: past it a double no longer counts one by one */
+        if (num_json_i64(gen, "metadata.generation", 0, INT64_C(9007199254740992), &g, NULL) != 0)
             return wrong_type(e, "metadata.generation", "a non-negative integer", gen);
-        p->generation = (long long)gen->valuedouble;
+        p->generation = (long long)g;
     }
 
     const cJSON *ann;
@@ -469,14 +470,14 @@ static int parse_storage(const cJSON *spec, struct psc_spec *s, struct err *e)
                        "volume, e.g. 100Gi)");
     if (cJSON_IsNumber(size)) {
         /* x-kubernetes-int-or-string: the server keeps a bare integer as a number. */
-        double d = size->valuedouble;
-        if (!isfinite(d) || d != floor(d) || d < 0 || d >= 9.2e18)
+        int64_t bytes;
+        if (num_json_i64(size, "spec.storage.size", 0, INT64_MAX, &bytes, NULL) != 0)
             return err_set(e, ERR_INVALID,
                            "spec.storage.size: must be a whole number of bytes "
                            "or a quantity such as 100Gi, got %g",
-                           d);
+                           size->valuedouble);
         char tmp[32];
-        snprintf(tmp, sizeof tmp, "%.0f", d);
+        snprintf(tmp, sizeof tmp, "%lld", (long long)bytes);
         s->storage_size = strdup(tmp);
     } else if (cJSON_IsString(size) && size->valuestring != NULL) {
         s->storage_size = strdup(size->valuestring);
@@ -542,7 +543,8 @@ static int parse_listeners(const cJSON *spec, struct psc_spec *s, struct err *e)
                            "%s: the listener name must be a port name (1-%d lowercase letters, "
                            "digits and single '-', with at least one letter), got \"%.60s\"",
                            path, PSC_MAX_LISTENER_NAME_LEN, name);
-        if (strcmp(name, PSC_REPLICATION_LISTENER) == 0 || strcmp(name, PSC_CONTROLLER_LISTENER) == 0)
+        if (strcmp(name, PSC_REPLICATION_LISTENER) == 0 ||
+            strcmp(name, PSC_CONTROLLER_LISTENER) == 0)
             return err_set(e, ERR_INVALID,
                            "%s: the name is reserved: ballast adds the listeners \"%s\" (port "
                            "%d) and \"%s\" (port %d) for replication and the KRaft quorum",
@@ -715,8 +717,8 @@ static int parse_spec(const cJSON *obj, struct psc_spec *s, struct err *e)
         (rc = parse_listeners(spec, s, e)) < 0 || (rc = parse_health(spec, s, e)) < 0)
         return rc;
     if ((rc = get_int(spec, "terminationGracePeriodSeconds", "spec.terminationGracePeriodSeconds",
-                      false, PSC_DEFAULT_GRACE_SECONDS, 1, PSC_MAX_GRACE_SECONDS,
-                      &s->grace_seconds, e)) < 0)
+                      false, PSC_DEFAULT_GRACE_SECONDS, 1, PSC_MAX_GRACE_SECONDS, &s->grace_seconds,
+                      e)) < 0)
         return rc;
     return get_bool(spec, "paused", "spec.paused", &s->paused, e);
 }

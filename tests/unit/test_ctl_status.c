@@ -105,7 +105,13 @@ END_TEST
 START_TEST(test_garbage_previous_status)
 {
     static const char *const bad[] = {"[]", "{\"conditions\":5}", "{\"conditions\":[1,null,{}]}",
-                                      "{\"conditions\":[{\"type\":7,\"status\":[]}]}", "\"x\""};
+                                      "{\"conditions\":[{\"type\":7,\"status\":[]}]}", "\"x\"",
+                                      /* numbers no int64 holds: compared, never cast */
+                                      "{\"observedGeneration\":1e300}",
+                                      "{\"observedGeneration\":9223372036854775808}",
+                                      "{\"observedGeneration\":-1e300,\"conditions\":[{\"type\":"
+                                      "\"Degraded\",\"status\":\"True\",\"reason\":\"InvalidSpec\","
+                                      "\"message\":\"bad\",\"observedGeneration\":1e300}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *prev = cJSON_Parse(bad[i]);
         bool changed = false;

@@ -49,6 +49,10 @@ static const struct dcase dcases[] = {
      "{\"spec\":{\"holderIdentity\":\"other\",\"leaseDurationSeconds\":15,"
      "\"renewTime\":\"2026-11-24T09:59:55.000000+02:00\"}}",
      "me", KUBE_LEASE_STANDBY},
+    {"held by other, duration past int32 (1e300): says nothing",
+     "{\"spec\":{\"holderIdentity\":\"other\",\"leaseDurationSeconds\":1e300,"
+     "\"renewTime\":\"2026-11-24T07:00:00.000000Z\"}}",
+     "me", KUBE_LEASE_ACQUIRE},
     {"ours, live",
      "{\"spec\":{\"holderIdentity\":\"me\",\"leaseDurationSeconds\":15,"
      "\"renewTime\":\"2026-11-24T07:59:58.000000Z\"}}",
