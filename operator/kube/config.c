@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,61 +111,218 @@ static char *trim(char *s)
     return s;
 }
 
-/* ---- YAML -> cJSON (scalars become strings; that is all a kubeconfig needs) ---- */
+/* ---- YAML -> cJSON (scalars become strings; that is all a kubeconfig needs) ----
+ * Built from libyaml's events, not from yaml_parser_load's document: the limits are
+ * checked as each event arrives, before the work they bound is done. Nesting is
+ * refused at the 65th open collection (libyaml's scanner costs O(depth) per token in
+ * flow collections, so 20k levels would take it seconds), and every alias is charged
+ * the size of what it expands to before it is copied, so an anchored 1 MiB string
+ * aliased 20,000 times is refused after a few MiB, not after 20 GiB. */
 
-struct yconv {
-    yaml_document_t *doc;
-    long nodes;
+#define KC_NODE_COST       64         /* bytes charged per node, about a cJSON item */
+#define KC_MAX_ALIAS_BYTES (4u << 20) /* what all aliases together may produce */
+
+struct yanchor {
+    char *name;
+    const cJSON *node; /* in the tree being built, or in yconv.dropped */
+    size_t bytes, nodes;
 };
 
-static cJSON *yaml_node_to_json(struct yconv *y, yaml_node_t *n, int depth)
+struct yframe {
+    cJSON *c;      /* the open array or object */
+    char *key;     /* in an object: the key read, waiting for its value */
+    bool key_bad;  /* the key was not a scalar: drop the pair */
+    bool have_key; /* the next node is a value */
+    char *anchor;  /* the collection's own anchor, registered when it closes */
+    size_t bytes0, nodes0;
+};
+
+struct yconv {
+    struct yframe stack[KC_MAX_DEPTH + 1];
+    int depth;
+    struct yanchor *anchors;
+    size_t nanchors;
+    size_t bytes, nodes, alias_bytes;
+    cJSON *dropped; /* values of pairs with complex keys: kept until the end for anchors */
+    cJSON *root;
+    const char *why; /* the limit that refused the file */
+};
+
+static void yconv_free(struct yconv *y)
 {
-    if (n == NULL || depth > KC_MAX_DEPTH || ++y->nodes > KC_MAX_NODES)
-        return NULL;
-    switch (n->type) {
-    case YAML_SCALAR_NODE: {
+    for (int i = 0; i < y->depth; i++) {
+        cJSON_Delete(y->stack[i].c);
+        free(y->stack[i].key);
+        free(y->stack[i].anchor);
+    }
+    for (size_t i = 0; i < y->nanchors; i++)
+        free(y->anchors[i].name);
+    free(y->anchors);
+    cJSON_Delete(y->dropped);
+    cJSON_Delete(y->root);
+}
+
+static int yconv_charge(struct yconv *y, size_t bytes, size_t nodes)
+{
+    y->bytes += bytes;
+    y->nodes += nodes;
+    if (y->nodes > KC_MAX_NODES) {
+        y->why = "more than 200000 nodes";
+        return -1;
+    }
+    return 0;
+}
+
+static int yconv_anchor(struct yconv *y, const char *name, const cJSON *node, size_t bytes,
+                        size_t nodes)
+{
+    if (name == NULL)
+        return 0;
+    for (size_t i = 0; i < y->nanchors; i++) {
+        if (strcmp(y->anchors[i].name, name) == 0) { /* redefined: the later one counts */
+            y->anchors[i] = (struct yanchor){y->anchors[i].name, node, bytes, nodes};
+            return 0;
+        }
+    }
+    struct yanchor *na = realloc(y->anchors, (y->nanchors + 1) * sizeof *na);
+    if (na == NULL)
+        return -1;
+    y->anchors = na;
+    char *dup = strdup(name);
+    if (dup == NULL)
+        return -1;
+    y->anchors[y->nanchors++] = (struct yanchor){dup, node, bytes, nodes};
+    return 0;
+}
+
+/* yconv_put hands v (owned) to the open collection, or makes it the root. */
+static int yconv_put(struct yconv *y, cJSON *v, bool is_key_scalar, const char *key_text)
+{
+    if (y->depth == 0) {
+        if (y->root != NULL) { /* a second document: kubeconfigs have one; ignore the rest */
+            cJSON_AddItemToArray(y->dropped, v); /* kept: anchors may point into it */
+            return 0;
+        }
+        y->root = v;
+        return 0;
+    }
+    struct yframe *f = &y->stack[y->depth - 1];
+    if (cJSON_IsArray(f->c)) {
+        cJSON_AddItemToArray(f->c, v);
+        return 0;
+    }
+    if (!f->have_key) {
+        f->have_key = true;
+        f->key_bad = !is_key_scalar;
+        if (is_key_scalar && (f->key = strdup(key_text)) == NULL) {
+            cJSON_Delete(v);
+            return -1;
+        }
+        cJSON_AddItemToArray(y->dropped, v); /* a key is kept as text; anchors may point here */
+        return 0;
+    }
+    f->have_key = false;
+    if (f->key_bad)
+        cJSON_AddItemToArray(y->dropped, v); /* complex keys mean nothing in a kubeconfig */
+    else
+        cJSON_AddItemToObject(f->c, f->key, v);
+    free(f->key);
+    f->key = NULL;
+    return 0;
+}
+
+static const char *ystr(const yaml_char_t *s)
+{
+    return (const char *)s;
+}
+
+/* One event; 0 to go on, 1 at the end of the stream, -1 refused (y->why) or out of memory. */
+static int yconv_event(struct yconv *y, const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        return 1;
+    case YAML_SCALAR_EVENT: {
+        const char *val = ystr(ev->data.scalar.value);
+        size_t len = ev->data.scalar.length;
+        if (yconv_charge(y, len + KC_NODE_COST, 1) != 0)
+            return -1;
         /* A plain `~`/`null`/empty scalar is YAML null: treat it as absent. */
-        if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-            (n->data.scalar.length == 0 || strcmp((char *)n->data.scalar.value, "~") == 0 ||
-             strcmp((char *)n->data.scalar.value, "null") == 0))
-            return cJSON_CreateNull();
-        return cJSON_CreateString((const char *)n->data.scalar.value);
-    }
-    case YAML_SEQUENCE_NODE: {
-        cJSON *a = cJSON_CreateArray();
-        if (a == NULL)
-            return NULL;
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-             it++) {
-            cJSON *v = yaml_node_to_json(y, yaml_document_get_node(y->doc, *it), depth + 1);
-            if (v == NULL) {
-                cJSON_Delete(a);
-                return NULL;
-            }
-            cJSON_AddItemToArray(a, v);
+        bool null = ev->data.scalar.plain_implicit &&
+                    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                    (len == 0 || strcmp(val, "~") == 0 || strcmp(val, "null") == 0);
+        cJSON *v = null ? cJSON_CreateNull() : cJSON_CreateString(val);
+        if (v == NULL)
+            return -1;
+        if (yconv_anchor(y, ystr(ev->data.scalar.anchor), v, len + KC_NODE_COST, 1) != 0) {
+            cJSON_Delete(v);
+            return -1;
         }
-        return a;
+        return yconv_put(y, v, true, val);
     }
-    case YAML_MAPPING_NODE: {
-        cJSON *o = cJSON_CreateObject();
-        if (o == NULL)
-            return NULL;
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-             p++) {
-            yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
-            if (k == NULL || k->type != YAML_SCALAR_NODE)
-                continue; /* complex keys mean nothing in a kubeconfig */
-            cJSON *v = yaml_node_to_json(y, yaml_document_get_node(y->doc, p->value), depth + 1);
-            if (v == NULL) {
-                cJSON_Delete(o);
-                return NULL;
-            }
-            cJSON_AddItemToObject(o, (const char *)k->data.scalar.value, v);
+    case YAML_ALIAS_EVENT: {
+        const struct yanchor *a = NULL;
+        for (size_t i = 0; i < y->nanchors; i++)
+            if (strcmp(y->anchors[i].name, ystr(ev->data.alias.anchor)) == 0)
+                a = &y->anchors[i];
+        if (a == NULL) {
+            y->why = "an alias to an unknown or unfinished anchor";
+            return -1;
         }
-        return o;
+        /* charged before the copy is made */
+        y->alias_bytes += a->bytes;
+        if (y->alias_bytes > KC_MAX_ALIAS_BYTES) {
+            y->why = "aliases expand past 4 MiB";
+            return -1;
+        }
+        if (yconv_charge(y, a->bytes, a->nodes) != 0)
+            return -1;
+        cJSON *v = cJSON_Duplicate(a->node, true);
+        if (v == NULL)
+            return -1;
+        bool scalar = cJSON_IsString(a->node);
+        return yconv_put(y, v, scalar, scalar ? a->node->valuestring : NULL);
     }
-    default:
-        return NULL;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        if (y->depth >= KC_MAX_DEPTH) {
+            y->why = "nested more than 64 levels";
+            return -1;
+        }
+        if (yconv_charge(y, KC_NODE_COST, 1) != 0)
+            return -1;
+        bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+        const yaml_char_t *an =
+            seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+        struct yframe *f = &y->stack[y->depth];
+        *f = (struct yframe){.c = seq ? cJSON_CreateArray() : cJSON_CreateObject(),
+                             .bytes0 = y->bytes - KC_NODE_COST,
+                             .nodes0 = y->nodes - 1};
+        if (f->c == NULL)
+            return -1;
+        if (an != NULL && (f->anchor = strdup(ystr(an))) == NULL) {
+            cJSON_Delete(f->c);
+            return -1;
+        }
+        y->depth++;
+        return 0;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+        if (y->depth == 0)
+            return 0;
+        struct yframe f = y->stack[--y->depth];
+        free(f.key);
+        int rc = yconv_anchor(y, f.anchor, f.c, y->bytes - f.bytes0, y->nodes - f.nodes0);
+        free(f.anchor);
+        if (rc != 0) {
+            cJSON_Delete(f.c);
+            return -1;
+        }
+        return yconv_put(y, f.c, false, NULL);
+    }
+    default: /* stream/document start and end */
+        return 0;
     }
 }
 
@@ -172,34 +330,45 @@ static cJSON *yaml_node_to_json(struct yconv *y, yaml_node_t *n, int depth)
 static int yaml_to_json(const char *path, const char *text, size_t len, cJSON **out, struct err *e)
 {
     yaml_parser_t p;
-    yaml_document_t doc;
     int rc = 0;
+    struct yconv y = {0};
     if (!yaml_parser_initialize(&p))
         return err_set(e, ERR_NOMEM, "%s: out of memory", path);
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, &doc)) {
-        rc = err_set(e, ERR_INVALID, "%s: not valid YAML: %s at line %zu column %zu", path,
-                     p.problem ? p.problem : "parse error", p.problem_mark.line + 1,
-                     p.problem_mark.column + 1);
+    if ((y.dropped = cJSON_CreateArray()) == NULL) {
         yaml_parser_delete(&p);
-        return rc;
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root == NULL) {
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = err_set(e, ERR_INVALID, "%s: not valid YAML: %s at line %zu column %zu", path,
+                         p.problem ? p.problem : "parse error", p.problem_mark.line + 1,
+                         p.problem_mark.column + 1);
+            goto out;
+        }
+        int r = yconv_event(&y, &ev);
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (r > 0)
+            break;
+        if (r < 0) {
+            rc = y.why ? err_set(e, ERR_INVALID, "%s: YAML too deep or too large: %s (line %zu)",
+                                 path, y.why, line)
+                       : err_set(e, ERR_NOMEM, "%s: out of memory", path);
+            goto out;
+        }
+    }
+    if (y.root == NULL) {
         rc = err_set(e, ERR_INVALID, "%s: empty file", path);
-        goto out;
-    }
-    struct yconv y = {.doc = &doc};
-    *out = yaml_node_to_json(&y, root, 0);
-    if (*out == NULL)
-        rc = err_set(e, ERR_INVALID, "%s: YAML too deep or too large (aliases?)", path);
-    else if (!cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
+    } else if (!cJSON_IsObject(y.root)) {
         rc = err_set(e, ERR_INVALID, "%s: not a kubeconfig (top level is not a mapping)", path);
+    } else {
+        *out = y.root;
+        y.root = NULL;
     }
 out:
-    yaml_document_delete(&doc);
+    yconv_free(&y);
     yaml_parser_delete(&p);
     return rc;
 }

@@ -96,6 +96,12 @@ static const struct good goods[] = {
      HEAD "current-context: n\ncontexts:\n- name: n\n  context: {cluster: c1}\n"
           "clusters:\n- name: c1\n  cluster: {server: https://s}\n",
      NULL, "https://s", NULL, NULL, NULL, NULL, NULL, 0, ""},
+    {"anchors and aliases (a user shared by two contexts, an aliased key)",
+     HEAD "current-context: b\ncontexts:\n- name: a\n  context: &ctx {cluster: c1, user: u1}\n"
+          "- name: b\n  context: *ctx\nk: &srv server\n"
+          "clusters:\n- name: c1\n  cluster: {*srv : https://al:1, ? [complex] : x}\n"
+          "users:\n- name: u1\n  user: {token: &t tt}\nother: [*t, *t]\n---\nsecond: doc\n",
+     NULL, "https://al:1", NULL, NULL, NULL, "tt", NULL, 0, "tt"},
     {"JSON is YAML too",
      "{\"current-context\":\"j\",\"contexts\":[{\"name\":\"j\",\"context\":{\"cluster\":\"c\","
      "\"user\":\"u\",\"namespace\":\"ns1\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{"
@@ -230,6 +236,67 @@ START_TEST(test_bad_kubeconfigs)
     ck_assert_msg(strstr(e.msg, tmpdir) != NULL, "%s: message \"%s\" does not name the file",
                   b->name, e.msg);
     ck_assert_msg(strchr(e.msg, '\n') == NULL, "%s: message is more than one line", b->name);
+}
+END_TEST
+
+/* Hostile YAML, built here: limits hold while libyaml's events arrive, before the work. */
+static void ck_refused(const char *text, const char *want)
+{
+    write_file("config", text);
+    struct kube_config *c = (struct kube_config *)0x1;
+    struct err e = {0};
+    int rc = kube_config_from_file(path_of("config"), NULL, &c, &e);
+    ck_assert_msg(rc == ERR_INVALID, "rc %d (%s)", rc, e.msg);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(e.msg, "too deep or too large") && strstr(e.msg, want),
+                  "message \"%s\" lacks \"%s\"", e.msg, want);
+    ck_assert_ptr_nonnull(strstr(e.msg, tmpdir));
+}
+
+START_TEST(test_alias_bomb_refused)
+{
+    /* a 1 MiB anchored string aliased 20,000 times: 20 GiB if expanded */
+    size_t big = 1u << 20, n = 20000;
+    char *t = malloc(big + n * 8 + 64);
+    ck_assert_ptr_nonnull(t);
+    size_t o = (size_t)sprintf(t, "a: &a ");
+    memset(t + o, 'x', big);
+    o += big;
+    o += (size_t)sprintf(t + o, "\nb: [");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(t + o, i ? ",*a" : "*a");
+    sprintf(t + o, "]\n");
+    ck_refused(t, "aliases expand past 4 MiB");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_deep_nesting_refused)
+{
+    size_t n = 20000;
+    char *t = malloc(2 * n + 16);
+    ck_assert_ptr_nonnull(t);
+    size_t o = (size_t)sprintf(t, "a: ");
+    memset(t + o, '[', n);
+    memset(t + o + n, ']', n);
+    sprintf(t + o + 2 * n, "\n");
+    ck_refused(t, "nested more than 64 levels");
+    /* block style too, and mappings */
+    char *b = malloc(70 * 140 + 16);
+    ck_assert_ptr_nonnull(b);
+    size_t p = 0;
+    for (int d = 0; d < 70; d++)
+        p += (size_t)sprintf(b + p, "%*sk%d:\n", 2 * d, "", d);
+    sprintf(b + p, "%*sv\n", 140, "");
+    ck_refused(b, "nested more than 64 levels");
+    free(b);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_self_alias_refused)
+{
+    ck_refused("a: &a [1, *a]\n", "unknown or unfinished anchor");
 }
 END_TEST
 
@@ -388,6 +455,9 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_good_kubeconfigs, 0, (int)(sizeof goods / sizeof goods[0]));
     tcase_add_loop_test(tc, test_bad_kubeconfigs, 0, (int)(sizeof bads / sizeof bads[0]));
+    tcase_add_test(tc, test_alias_bomb_refused);
+    tcase_add_test(tc, test_deep_nesting_refused);
+    tcase_add_test(tc, test_self_alias_refused);
     tcase_add_test(tc, test_token_file_rotation);
     tcase_add_test(tc, test_in_cluster);
     tcase_add_test(tc, test_precedence);
