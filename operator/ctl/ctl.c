@@ -312,6 +312,7 @@ static void *worker_main(void *arg)
         log_error("worker cannot start", "error", e.msg);
         return NULL;
     }
+    kube_client_set_write_guard(kc, ctl_leading, c);
     while (!*c->stop) {
         char *key = kube_wq_get(c->q, 1.0);
         metrics_gauge_set(c->mb.workqueue_depth, NULL, (double)kube_wq_len(c->q));

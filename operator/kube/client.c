@@ -50,6 +50,8 @@ struct kube_client {
     long connects;  /* new connections opened, summed over transfers */
     long timeout_s; /* per attempt */
     int max_attempts;
+    int (*write_guard)(void *ud); /* asked before each attempt of a write; NULL = always */
+    void *write_guard_ud;
 };
 
 /* ---- process-wide state, set before threads start ---- */
@@ -619,9 +621,18 @@ static int do_request(struct kube_client *c, const struct req *q, struct kube_re
     volatile int *stop = q->sq ? q->sq->stop : NULL;
     int reauthed = 0;
     int rc = 0;
+    int write = strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0;
     for (int attempt = 0;; attempt++) {
         int retry_transport = 0;
         kube_resp_free(r);
+        /* asked before every attempt, so a write is never retried past the renew deadline */
+        if (write && c->write_guard && !c->write_guard(c->write_guard_ud)) {
+            snprintf(r->message, sizeof r->message,
+                     "%s %s not sent: no longer leading (attempt %d)", q->method, q->path,
+                     attempt + 1);
+            rc = ERR_CANCELLED;
+            goto out;
+        }
         rc = perform_once(c, q, url.data, &x, r, &retry_transport);
         long wait = -1;
         if (rc == ERR_IO && retry_transport) {
@@ -733,6 +744,14 @@ struct kube_client *kube_client_new(struct kube_config *cfg, struct err *e)
         return NULL;
     }
     return c;
+}
+
+void kube_client_set_write_guard(struct kube_client *c, int (*guard)(void *ud), void *ud)
+{
+    if (c == NULL)
+        return;
+    c->write_guard = guard;
+    c->write_guard_ud = ud;
 }
 
 void kube_client_set_limits(struct kube_client *c, long timeout_seconds, int max_attempts)

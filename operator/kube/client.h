@@ -25,6 +25,10 @@ void kube_client_free(struct kube_client *c);
 /* Per-attempt timeout (default 60 s) and attempts per request (default 5); 0 = default. A caller
  * with a deadline, e.g. a Lease renewal, bounds its worst case (attempts x timeout + back-off). */
 void kube_client_set_limits(struct kube_client *c, long timeout_seconds, int max_attempts);
+/* guard (may be NULL = none) is asked right before each attempt of every request but GET/HEAD,
+ * retries included; 0 stops it unsent with ERR_CANCELLED. The workers pass their leadership
+ * check, so no write goes out, first or retried, once the Lease's renew deadline has passed. */
+void kube_client_set_write_guard(struct kube_client *c, int (*guard)(void *ud), void *ud);
 /* How many connections this client has opened so far (reuse shows as a small number). */
 long kube_client_connects(const struct kube_client *c);
 

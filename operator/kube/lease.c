@@ -116,7 +116,8 @@ static const cJSON *spec_item(const cJSON *lease, const char *field)
     return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lease, "spec"), field);
 }
 
-enum kube_lease_action kube_lease_decide(const cJSON *lease, const char *identity, double now)
+enum kube_lease_action kube_lease_decide(const cJSON *lease, const char *identity,
+                                         struct kube_lease_seen *seen, double now)
 {
     if (!cJSON_IsObject(lease))
         return KUBE_LEASE_ACQUIRE;
@@ -126,13 +127,30 @@ enum kube_lease_action kube_lease_decide(const cJSON *lease, const char *identit
     if (identity && strcmp(holder, identity) == 0)
         return KUBE_LEASE_RENEW;
     const cJSON *dur = spec_item(lease, "leaseDurationSeconds");
+    const char *renew_s = cJSON_GetStringValue(spec_item(lease, "renewTime"));
     double renew;
     int64_t d;
     /* an int32 in the API; 1e300 or NaN says nothing about the holder being alive */
     if (num_json_i64(dur, "leaseDurationSeconds", 1, INT32_MAX, &d, NULL) != 0 ||
-        kube_lease_parse_time(cJSON_GetStringValue(spec_item(lease, "renewTime")), &renew) != 0)
+        kube_lease_parse_time(renew_s, &renew) != 0)
         return KUBE_LEASE_ACQUIRE; /* nothing says it is alive; the rv-guarded PUT referees */
-    return renew + (double)d < now ? KUBE_LEASE_ACQUIRE : KUBE_LEASE_STANDBY;
+    /* renewTime is compared as text, as a change, never with our clock */
+    const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(lease, "metadata"), "resourceVersion"));
+    char rec[sizeof seen->record];
+    snprintf(rec, sizeof rec, "%.100s|%.255s|%.64s|%lld", rv ? rv : "", holder, renew_s,
+             (long long)d);
+    if (!seen->valid || strcmp(seen->record, rec) != 0) {
+        snprintf(seen->record, sizeof seen->record, "%s", rec);
+        seen->at = now;
+        seen->valid = 1;
+    }
+    return seen->at + (double)d < now ? KUBE_LEASE_ACQUIRE : KUBE_LEASE_STANDBY;
+}
+
+int kube_lease_holds(double last_renew, double renew_deadline, double now)
+{
+    return now - last_renew < renew_deadline;
 }
 
 /* ---- the election ---- */
@@ -158,6 +176,7 @@ struct kube_lease {
     int leader;
     double last_renew; /* monotonic time the last successful renewal was sent */
     char holder[256];
+    struct kube_lease_seen seen; /* the other holder's record; election thread or try only */
 };
 
 static double mono_now(void)
@@ -346,7 +365,7 @@ static int attempt(struct kube_lease *l, struct err *e)
     r.body = NULL;
     const char *holder = cJSON_GetStringValue(spec_item(obj, "holderIdentity"));
     note_holder(l, holder ? holder : "");
-    enum kube_lease_action act = kube_lease_decide(obj, l->identity, now);
+    enum kube_lease_action act = kube_lease_decide(obj, l->identity, &l->seen, mono_now());
     if (act == KUBE_LEASE_STANDBY) {
         rc = 0;
         goto out;
@@ -442,7 +461,7 @@ int kube_lease_is_leader(struct kube_lease *l)
     if (!l)
         return 0;
     pthread_mutex_lock(&l->mu);
-    int yes = l->leader && mono_now() - l->last_renew < l->deadline;
+    int yes = l->leader && kube_lease_holds(l->last_renew, l->deadline, mono_now());
     pthread_mutex_unlock(&l->mu);
     return yes;
 }

@@ -17,10 +17,28 @@ enum kube_lease_action {
     KUBE_LEASE_RENEW        /* we hold it */
 };
 
-/* What to do given the Lease read (borrowed; NULL = it does not exist), our identity and now (Unix
- * seconds, wall clock). Expired means renewTime + leaseDurationSeconds < now; a lease without a
- * holder, a renewTime or a positive leaseDurationSeconds counts as free. */
-enum kube_lease_action kube_lease_decide(const cJSON *lease, const char *identity, double now);
+/* What a follower last saw of another holder's Lease, and when, by its own monotonic clock:
+ * as client-go, expiry is judged by the time the record was locally seen to change plus
+ * leaseDurationSeconds, never by comparing the holder's renewTime with the local clock, so
+ * any clock skew between replicas is tolerated. Zero it before the first decision. */
+struct kube_lease_seen {
+    char record[512]; /* resourceVersion, holder, renewTime, leaseDurationSeconds */
+    double at;        /* monotonic seconds when record was first seen */
+    int valid;
+};
+
+/* What to do given the Lease read (borrowed; NULL = it does not exist), our identity, what we
+ * saw before (updated) and now (monotonic seconds, the same clock as seen->at). Held by another:
+ * STANDBY until leaseDurationSeconds have passed on our clock with the record unchanged, then
+ * ACQUIRE; a lease seen for the first time is given a full duration. A lease without a holder,
+ * a renewTime or a leaseDurationSeconds in 1..2^31-1 counts as free. */
+enum kube_lease_action kube_lease_decide(const cJSON *lease, const char *identity,
+                                         struct kube_lease_seen *seen, double now);
+
+/* 1 while a leader whose last successful renewal was sent at last_renew (monotonic) may still
+ * act at now: now - last_renew < renew_deadline. Past it, it must stop before the lease runs
+ * out for the others (renew_deadline < lease duration). */
+int kube_lease_holds(double last_renew, double renew_deadline, double now);
 
 /* RFC 3339 MicroTime ("2026-11-24T07:00:00.123456Z", offsets accepted) to Unix seconds. 0, or
  * ERR_INVALID. */

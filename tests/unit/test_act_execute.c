@@ -101,8 +101,8 @@ START_TEST(test_failed_action_does_not_stop_the_others)
     ck_assert_ptr_nonnull(strstr(res.failure, "data-orders-0"));
     /* next pass: same failure, nothing new to say */
     reread_status(&f, &t);
-    tk_store(&t, PLAN_POD, cJSON_Duplicate(fa_get_obj(&f, &KUBE_PODS, "streaming", "orders-1"),
-                                           true));
+    tk_store(&t, PLAN_POD,
+             cJSON_Duplicate(fa_get_obj(&f, &KUBE_PODS, "streaming", "orders-1"), true));
     tk_all_ready(&t);
     t.now += 30;
     int warnings = f.warnings;
@@ -255,6 +255,38 @@ START_TEST(test_leadership_checked_before_every_write)
 }
 END_TEST
 
+/* Issue 11 #6: the destructive call is asked for too. A roll's eviction when leadership went
+ * away during the pass (the Lease's renew deadline passed): no eviction, no delete, no status. */
+START_TEST(test_no_eviction_after_leadership_lost)
+{
+    struct tk t;
+    converged(&t, 3);
+    tk_set_image(&t, "apache/kafka:3.9.1");
+    struct fa f;
+    load_world(&f, &t);
+    f.expected_members = 3;
+    f.instance = "orders";
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert(t.plan->restart.set);
+    /* every action before the restart may go out; the check right before it says no */
+    if (t.plan->nactions > 0)
+        f.leading_after = t.plan->nactions; /* yes that often, then no */
+    else
+        f.not_leading = true;
+    struct act_api api = fa_api(&f);
+    struct act_result res;
+    struct err e = {0};
+    ck_assert_int_eq(act_execute(&api, &t.psc, t.plan, t.now, &res, &e), ERR_CANCELLED);
+    ck_assert(res.not_leading);
+    ck_assert_int_eq(fa_count(&f, "evict", &KUBE_PODS, NULL), 0);
+    ck_assert_int_eq(fa_count(&f, "delete", NULL, NULL), 0);
+    ck_assert_int_eq(f.status_writes, 0);
+    ck_assert_int_eq(f.leading_asked, t.plan->nactions + 1);
+    fa_free(&f);
+    tk_free(&t);
+}
+END_TEST
+
 /* A steady cluster: no action, no status write, no Event. */
 START_TEST(test_steady_writes_nothing)
 {
@@ -283,6 +315,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_failed_action_does_not_stop_the_others);
     tcase_add_test(tc, test_name_conflict);
     tcase_add_test(tc, test_restart_is_an_eviction);
+    tcase_add_test(tc, test_no_eviction_after_leadership_lost);
     tcase_add_test(tc, test_leadership_checked_before_every_write);
     tcase_add_test(tc, test_steady_writes_nothing);
     suite_add_tcase(s, tc);

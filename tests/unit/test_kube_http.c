@@ -301,6 +301,57 @@ START_TEST(test_retry_after)
 }
 END_TEST
 
+/* A write is retried only while the guard (the workers' leadership check) says yes: the
+ * guard turning 0 after the first 500 stops the retry unsent; GETs are not guarded. */
+static int guard_calls, guard_yes;
+static int guard(void *ud)
+{
+    (void)ud;
+    guard_calls++;
+    return guard_calls <= guard_yes;
+}
+
+START_TEST(test_write_not_retried_when_not_leading)
+{
+    static const struct step steps[] = {
+        {.raw = JSON_HEAD("500", "Oops") "\r\n{\"reason\":\"InternalError\",\"message\":\"x\"}"},
+        {.raw = JSON_HEAD("200", "OK") "\r\n{\"ok\":true}"},
+        {.raw = JSON_HEAD("200", "OK") "\r\n{\"ok\":true}"},
+    };
+    script(steps, 3);
+    kube_client_set_write_guard(kc, guard, NULL);
+    guard_calls = 0;
+    guard_yes = 1;
+    struct kube_resp r = {0};
+    /* a DELETE with a uid precondition is safe to retry on 500: only the guard stops it */
+    const char *body = "{\"preconditions\":{\"uid\":\"u1\"}}";
+    int rc = kube_request(kc, "DELETE", "/api/v1/namespaces/ns/pods/p", NULL, NULL, body, &r);
+    ck_assert_int_eq(rc, ERR_CANCELLED);
+    ck_assert_ptr_nonnull(strstr(r.message, "no longer leading"));
+    ck_assert_int_eq(guard_calls, 2);
+    kube_resp_free(&r);
+    /* reads go on: caches and status reads need no lease */
+    ck_assert_int_eq(kube_get(kc, &KUBE_CONFIGMAPS, "ns", "x", &r), 0);
+    kube_resp_free(&r);
+    ck_assert_int_eq(guard_calls, 2);
+    /* nothing leading from the start: not even the first attempt goes out */
+    guard_calls = 0;
+    guard_yes = 0;
+    rc = kube_request(kc, "POST", "/api/v1/namespaces/ns/pods/p/eviction", NULL, NULL, "{}", &r);
+    ck_assert_int_eq(rc, ERR_CANCELLED);
+    kube_resp_free(&r);
+    pthread_mutex_lock(&srv.mu);
+    int deletes = 0, posts = 0;
+    for (const char *p = srv.log.data; p && (p = strstr(p, "DELETE ")); p++)
+        deletes++;
+    for (const char *p = srv.log.data; p && (p = strstr(p, "POST ")); p++)
+        posts++;
+    pthread_mutex_unlock(&srv.mu);
+    ck_assert_int_eq(deletes, 1);
+    ck_assert_int_eq(posts, 0);
+}
+END_TEST
+
 /* ---- watch ---- */
 
 struct seen {
@@ -482,6 +533,7 @@ int main(void)
     tcase_add_loop_test(tc, test_status_mapping, 0, (int)(sizeof scases / sizeof scases[0]));
     tcase_add_test(tc, test_headers_we_send);
     tcase_add_test(tc, test_retry_after);
+    tcase_add_test(tc, test_write_not_retried_when_not_leading);
     tcase_add_test(tc, test_limits);
     tcase_add_loop_test(tc, test_watch_events_cut_anywhere, 0, 13);
     tcase_add_loop_test(tc, test_watch_endings, 0, (int)(sizeof wcases / sizeof wcases[0]));

@@ -1,6 +1,7 @@
 /* test_kube_lease.c — the pure part of leader election: the acquire / renew / stand-by decision on
- * a table of Lease objects (absent, free, expired, live, ours, malformed), MicroTime parsing and
- * formatting, and the argument checks of kube_lease_new. */
+ * a table of Lease objects (absent, free, live, ours, malformed) seen for the first time, expiry
+ * timed on the follower's own fake clock (clock skew either way), the leader's renew deadline,
+ * MicroTime parsing and formatting, and the argument checks of kube_lease_new. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 
 /* now = 2026-11-24T08:00:00Z */
 #define NOW 1795507200.0
+/* the follower's monotonic clock: unrelated to anyone's wall clock */
+#define MONO 5000.0
 
 struct dcase {
     const char *name;
@@ -33,14 +36,14 @@ static const struct dcase dcases[] = {
      "{\"spec\":{\"holderIdentity\":\"other\",\"leaseDurationSeconds\":15,"
      "\"renewTime\":\"2026-11-24T07:59:45.000000Z\"}}",
      "me", KUBE_LEASE_STANDBY},
-    {"held by other, just expired",
+    {"held by other, renewTime 15.001 s ago: first sight, a full duration",
      "{\"spec\":{\"holderIdentity\":\"other\",\"leaseDurationSeconds\":15,"
      "\"renewTime\":\"2026-11-24T07:59:44.999000Z\"}}",
-     "me", KUBE_LEASE_ACQUIRE},
-    {"held by other, long expired",
+     "me", KUBE_LEASE_STANDBY},
+    {"held by other, renewTime a day ago (skewed clock): first sight",
      "{\"spec\":{\"holderIdentity\":\"other\",\"leaseDurationSeconds\":15,"
      "\"renewTime\":\"2026-11-23T08:00:00Z\"}}",
-     "me", KUBE_LEASE_ACQUIRE},
+     "me", KUBE_LEASE_STANDBY},
     {"held by other, renewed in the future (skew)",
      "{\"spec\":{\"holderIdentity\":\"other\",\"leaseDurationSeconds\":15,"
      "\"renewTime\":\"2026-11-24T08:00:30.000000Z\"}}",
@@ -95,7 +98,8 @@ START_TEST(test_decide_table)
     const struct dcase *c = &dcases[_i];
     cJSON *lease = c->lease ? cJSON_Parse(c->lease) : NULL;
     ck_assert_msg(!c->lease || lease, "%s: bad test JSON", c->name);
-    enum kube_lease_action got = kube_lease_decide(lease, c->me, NOW);
+    struct kube_lease_seen seen = {0};
+    enum kube_lease_action got = kube_lease_decide(lease, c->me, &seen, MONO);
     ck_assert_msg(got == c->want, "%s: got %d, want %d", c->name, got, c->want);
     cJSON_Delete(lease);
 }
@@ -154,6 +158,85 @@ START_TEST(test_format_time_roundtrip)
 }
 END_TEST
 
+static cJSON *held(const char *rv, const char *holder, const char *renew)
+{
+    char j[512];
+    snprintf(j, sizeof j,
+             "{\"metadata\":{\"resourceVersion\":\"%s\"},\"spec\":{\"holderIdentity\":"
+             "\"%s\",\"leaseDurationSeconds\":15,\"renewTime\":\"%s\"}}",
+             rv, holder, renew);
+    cJSON *o = cJSON_Parse(j);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+static enum kube_lease_action decide_at(struct kube_lease_seen *seen, const char *rv,
+                                        const char *renew, double t)
+{
+    cJSON *o = held(rv, "other", renew);
+    enum kube_lease_action a = kube_lease_decide(o, "me", seen, t);
+    cJSON_Delete(o);
+    return a;
+}
+
+/* Expiry on the follower's own clock: 15 s of an unchanged record, whatever renewTime says. */
+START_TEST(test_follower_times_expiry_locally)
+{
+    struct kube_lease_seen seen = {0};
+    const char *r1 = "2026-11-24T08:00:00.000000Z";
+    ck_assert_int_eq(decide_at(&seen, "1", r1, MONO), KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&seen, "1", r1, MONO + 10), KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&seen, "1", r1, MONO + 15), KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&seen, "1", r1, MONO + 15.001), KUBE_LEASE_ACQUIRE);
+    /* a renewal seen late: the clock starts again from when we saw it */
+    ck_assert_int_eq(decide_at(&seen, "2", "2026-11-24T08:00:02.000000Z", MONO + 16),
+                     KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&seen, "2", "2026-11-24T08:00:02.000000Z", MONO + 31),
+                     KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&seen, "2", "2026-11-24T08:00:02.000000Z", MONO + 31.5),
+                     KUBE_LEASE_ACQUIRE);
+}
+END_TEST
+
+/* A holder whose clock is an hour behind (renewTime always "old") but renews: never taken. A
+ * holder whose clock is an hour ahead (renewTime "in the future") that stopped: taken after
+ * 15 s, not after an hour. */
+START_TEST(test_clock_skew_tolerated)
+{
+    struct kube_lease_seen seen = {0};
+    char renew[40], rv[16];
+    for (int i = 0; i < 50; i++) {
+        kube_lease_format_time(NOW - 3600 + 2 * i, renew, sizeof renew);
+        snprintf(rv, sizeof rv, "%d", 100 + i);
+        ck_assert_int_eq(decide_at(&seen, rv, renew, MONO + 2 * i), KUBE_LEASE_STANDBY);
+    }
+    struct kube_lease_seen ahead = {0};
+    kube_lease_format_time(NOW + 3600, renew, sizeof renew);
+    ck_assert_int_eq(decide_at(&ahead, "7", renew, MONO), KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&ahead, "7", renew, MONO + 14), KUBE_LEASE_STANDBY);
+    ck_assert_int_eq(decide_at(&ahead, "7", renew, MONO + 16), KUBE_LEASE_ACQUIRE);
+    /* the same record under a new resourceVersion (any write) counts as a renewal */
+    ck_assert_int_eq(decide_at(&ahead, "8", renew, MONO + 17), KUBE_LEASE_STANDBY);
+    /* a released lease is free at once; ours is ours */
+    cJSON *o = held("9", "", renew);
+    ck_assert_int_eq(kube_lease_decide(o, "me", &ahead, MONO + 18), KUBE_LEASE_ACQUIRE);
+    cJSON_Delete(o);
+    o = held("9", "me", renew);
+    ck_assert_int_eq(kube_lease_decide(o, "me", &ahead, MONO + 18), KUBE_LEASE_RENEW);
+    cJSON_Delete(o);
+}
+END_TEST
+
+/* The leader side: it leads while its last renewal (sent at) is younger than the deadline. */
+START_TEST(test_leader_stops_at_renew_deadline)
+{
+    ck_assert(kube_lease_holds(MONO, 10, MONO));
+    ck_assert(kube_lease_holds(MONO, 10, MONO + 9.999));
+    ck_assert(!kube_lease_holds(MONO, 10, MONO + 10));
+    ck_assert(!kube_lease_holds(MONO, 10, MONO + 3600));
+}
+END_TEST
+
 START_TEST(test_new_checks_arguments)
 {
     struct kube_config cfg;
@@ -184,6 +267,9 @@ int main(void)
     tcase_add_loop_test(tc, test_decide_table, 0, (int)(sizeof dcases / sizeof dcases[0]));
     tcase_add_loop_test(tc, test_parse_time, 0, (int)(sizeof tcases / sizeof tcases[0]));
     tcase_add_test(tc, test_format_time_roundtrip);
+    tcase_add_test(tc, test_follower_times_expiry_locally);
+    tcase_add_test(tc, test_clock_skew_tolerated);
+    tcase_add_test(tc, test_leader_stops_at_renew_deadline);
     tcase_add_test(tc, test_new_checks_arguments);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
