@@ -234,7 +234,7 @@ struct kube_lease *kube_lease_new(struct kube_config *cfg, const struct kube_lea
     l->on_stopped = o->on_stopped_leading;
     l->on_new_leader = o->on_new_leader;
     l->ud = o->ud;
-    l->seed = (unsigned int)(mono_now() * 1e6) ^ (unsigned int)(size_t)l;
+    l->seed = (unsigned int)(uint64_t)(mono_now() * 1e6) ^ (unsigned int)(size_t)l;
     pthread_mutex_init(&l->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
