@@ -36,6 +36,13 @@ struct ctl {
     const char *ns[MAX_NS];
     struct kube_informer *inf[K_COUNT][MAX_NS];
     struct kube_informer *nodes;
+    /* The distinct (zone, schedulable) pairs of the nodes: all the planner reads of them,
+     * rebuilt only when a node event moved node_gen past zones_gen. */
+    pthread_mutex_t zmu;
+    atomic_ulong node_gen;
+    unsigned long zones_gen;
+    struct plan_node *zones; /* owned, as are their zone strings */
+    int nzones;
     struct kube_wq *q;
     struct kube_lease *lease;
     atomic_int leading;
@@ -133,9 +140,98 @@ static void enqueue_all(struct ctl *c)
 /* Zones come from nodes: a node joining or leaving can change placement for everyone. */
 static void on_node(enum kube_event_type t, const cJSON *obj, void *ud)
 {
+    struct ctl *c = ud;
     (void)obj;
+    atomic_fetch_add(&c->node_gen, 1);
     if (t == KUBE_ADDED || t == KUBE_DELETED)
-        enqueue_all(ud);
+        enqueue_all(c);
+}
+
+static void zones_free(struct plan_node *z, int n)
+{
+    for (int i = 0; z != NULL && i < n; i++)
+        free((char *)z[i].zone);
+    free(z);
+}
+
+struct zone_set {
+    struct plan_node *v;
+    int n, cap;
+    bool oom;
+};
+
+static int add_zone(struct zone_set *zs, const char *zone, bool schedulable)
+{
+    for (int i = 0; i < zs->n; i++)
+        if (zs->v[i].schedulable == schedulable &&
+            ((zs->v[i].zone == NULL && zone == NULL) ||
+             (zs->v[i].zone != NULL && zone != NULL && strcmp(zs->v[i].zone, zone) == 0)))
+            return 0;
+    if (zs->n == zs->cap) {
+        int cap = zs->cap ? zs->cap * 2 : 8;
+        struct plan_node *v = realloc(zs->v, (size_t)cap * sizeof *v);
+        if (v == NULL)
+            return ERR_NOMEM;
+        zs->v = v;
+        zs->cap = cap;
+    }
+    char *z = zone ? strdup(zone) : NULL;
+    if (zone != NULL && z == NULL)
+        return ERR_NOMEM;
+    zs->v[zs->n++] = (struct plan_node){.name = NULL, .zone = z, .schedulable = schedulable};
+    return 0;
+}
+
+static int collect_zone(const cJSON *nd, void *ud)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(nd, "metadata");
+    const cJSON *zone = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(md, "labels"), PSC_LABEL_ZONE);
+    const cJSON *unsched = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(nd, "spec"), "unschedulable");
+    /* Metadata-only nodes carry no spec: taken as schedulable. */
+    return add_zone(ud, cJSON_IsString(zone) ? zone->valuestring : NULL, !cJSON_IsTrue(unsched));
+}
+
+/* A copy of the nodes' distinct zones for one pass (caller frees with zones_free): the
+ * planner only asks which zones have nodes and which have schedulable ones, so the
+ * copy costs the number of zones, not of nodes. */
+static int node_zones(struct ctl *c, struct plan_node **out, int *nout)
+{
+    int rc = 0;
+    *out = NULL;
+    *nout = 0;
+    pthread_mutex_lock(&c->zmu);
+    unsigned long gen = atomic_load(&c->node_gen);
+    if (c->zones == NULL || c->zones_gen != gen) {
+        struct zone_set zs = {0};
+        rc = kube_cache_each_ns(kube_informer_cache(c->nodes), NULL, collect_zone, &zs);
+        if (rc == 0 && zs.v == NULL && (zs.v = calloc(1, sizeof *zs.v)) == NULL)
+            rc = ERR_NOMEM;
+        if (rc == 0) {
+            zones_free(c->zones, c->nzones);
+            c->zones = zs.v;
+            c->nzones = zs.n;
+            c->zones_gen = gen;
+        } else {
+            zones_free(zs.v, zs.n);
+        }
+    }
+    if (rc == 0) {
+        struct zone_set copy = {0};
+        for (int i = 0; i < c->nzones && rc == 0; i++)
+            rc = add_zone(&copy, c->zones[i].zone, c->zones[i].schedulable);
+        if (rc == 0 && copy.v == NULL && (copy.v = calloc(1, sizeof *copy.v)) == NULL)
+            rc = ERR_NOMEM;
+        if (rc == 0) {
+            *out = copy.v;
+            *nout = copy.n;
+        } else {
+            zones_free(copy.v, copy.n);
+        }
+    }
+    pthread_mutex_unlock(&c->zmu);
+    return rc;
 }
 
 /* ---- observing one PSC ---- */
@@ -163,35 +259,6 @@ static void objs_free(struct objs *o)
 {
     cJSON_Delete(o->arr);
     free(o->v);
-}
-
-struct label_match {
-    const char *name;
-    cJSON *out;
-};
-
-static int collect_by_instance(const cJSON *obj, void *ud)
-{
-    struct label_match *lm = ud;
-    const cJSON *inst = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
-                                         "labels"),
-        PSC_LABEL_INSTANCE);
-    if (lm->out != NULL && cJSON_IsString(inst) && strcmp(inst->valuestring, lm->name) == 0) {
-        cJSON *copy = cJSON_Duplicate(obj, 1);
-        if (copy != NULL && !cJSON_AddItemToArray(lm->out, copy))
-            cJSON_Delete(copy);
-    }
-    return 0;
-}
-
-static int collect_node(const cJSON *obj, void *ud)
-{
-    cJSON *arr = ud;
-    cJSON *copy = arr ? cJSON_Duplicate(obj, 1) : NULL;
-    if (copy != NULL && !cJSON_AddItemToArray(arr, copy))
-        cJSON_Delete(copy);
-    return 0;
 }
 
 /* Asked before every write of a pass (act.h): the election thread may not have
@@ -227,44 +294,25 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
     struct objs kids[K_COUNT] = {0};
     for (int k = K_POD; k < K_COUNT; k++) {
         struct kube_cache *cache = kube_informer_cache(c->inf[k][ix]);
-        if (k == K_PVC) {
-            struct label_match lm = {.name = name, .out = cJSON_CreateArray()};
-            kube_cache_each_ns(cache, ns, collect_by_instance, &lm);
-            kids[k].arr = lm.out;
-        } else {
+        /* PVCs outlive their PSC (no owner reference): found by the instance label */
+        if (k == K_PVC)
+            kids[k].arr = kube_cache_list_label(cache, ns, name);
+        else
             kids[k].arr = uid ? kube_cache_list_owner(cache, uid) : cJSON_CreateArray();
-        }
         objs_index(&kids[k]);
     }
-    cJSON *node_arr = cJSON_CreateArray();
-    kube_cache_each_ns(kube_informer_cache(c->nodes), NULL, collect_node, node_arr);
-    int nn = cJSON_GetArraySize(node_arr), i = 0;
-    struct plan_node *nodes = calloc((size_t)nn + 1, sizeof *nodes);
-    bool oom = nodes == NULL || node_arr == NULL;
+    struct plan_node *nodes = NULL;
+    int nn = 0;
+    bool oom = node_zones(c, &nodes, &nn) != 0;
     for (int k = K_POD; k < K_COUNT; k++)
         oom |= kids[k].arr == NULL || kids[k].v == NULL;
     if (oom) {
         /* A plan from a partial view would create what exists: retry later instead. */
-        free(nodes);
-        cJSON_Delete(node_arr);
+        zones_free(nodes, nn);
         for (int k = K_POD; k < K_COUNT; k++)
             objs_free(&kids[k]);
         cJSON_Delete(psc);
         return err_set(e, ERR_NOMEM, "out of memory reading the cache for %s", key);
-    }
-    const cJSON *nd;
-    cJSON_ArrayForEach(nd, node_arr)
-    {
-        const cJSON *md = cJSON_GetObjectItemCaseSensitive(nd, "metadata");
-        const cJSON *zone = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(md, "labels"), PSC_LABEL_ZONE);
-        const cJSON *unsched = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(nd, "spec"), "unschedulable");
-        nodes[i].name = meta_str(nd, "name");
-        nodes[i].zone = cJSON_IsString(zone) ? zone->valuestring : NULL;
-        /* Metadata-only nodes carry no spec: taken as schedulable. */
-        nodes[i].schedulable = !cJSON_IsTrue(unsched);
-        i++;
     }
     struct ctl_view v = {
         .psc = psc,
@@ -293,8 +341,7 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
     for (size_t s = 0; s < 3; s++)
         metrics_gauge_set(c->mb.roll_state, METRICS_LABELS(key, states[s]),
                           strcmp(state, states[s]) == 0 ? 1 : 0);
-    free(nodes);
-    cJSON_Delete(node_arr);
+    zones_free(nodes, nn);
     for (int k = K_POD; k < K_COUNT; k++)
         objs_free(&kids[k]);
     cJSON_Delete(psc);
@@ -444,8 +491,8 @@ static int validate_psc(const cJSON *old_obj, const cJSON *new_obj, char *msg, s
         int ix = ns_index(c, np->ns);
         z.name = np->name;
         if (ix >= 0 && c->inf[K_PVC][ix] != NULL)
-            kube_cache_each_ns(kube_informer_cache(c->inf[K_PVC][ix]), np->ns, collect_pvc_zone,
-                               &z);
+            kube_cache_each_label(kube_informer_cache(c->inf[K_PVC][ix]), np->ns, np->name,
+                                  collect_pvc_zone, &z);
         rc = psc_validate_update(op, np, z.zones, z.n, &e);
     }
     if (rc != 0)
@@ -537,6 +584,7 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
     c->cfg = cfg;
     c->o = o;
     c->stop = stop;
+    pthread_mutex_init(&c->zmu, NULL);
     if (o->nnamespaces > MAX_NS) {
         rc = err_set(e, ERR_INVALID, "at most %d namespaces can be watched", MAX_NS);
         goto out;
@@ -563,6 +611,7 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
                 .res = kind_res(k),
                 .ns = c->ns[i],
                 .label_selector = k == K_PSC ? NULL : MANAGED_SELECTOR,
+                .index_label = k == K_PSC ? NULL : PSC_LABEL_INSTANCE,
                 .handler = k == K_PSC ? on_psc : on_child,
                 .ud = c,
             };
@@ -652,6 +701,8 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
     log_info("stopping: finishing reconciles in flight, then releasing the Lease");
 out:
     stop_all(c);
+    zones_free(c->zones, c->nzones);
+    pthread_mutex_destroy(&c->zmu);
     free(c);
     return rc;
 }

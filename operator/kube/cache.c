@@ -1,5 +1,6 @@
-/* cache.c — the object store of cache.h: a hash table of entries by key, and a second hash table
- * from owner UID to the entries that name it, both under one rwlock. A relist marks the entries it
+/* cache.c — the object store of cache.h: a hash table of entries by key, a second hash table
+ * from owner UID to the entries that name it, and (optionally) a third from "ns/label value" to
+ * the entries that carry it, all under one rwlock. A relist marks the entries it
  * sees with a new generation and sweeps the rest out, so vanished objects come back as "gone". */
 #include "kube/cache.h"
 
@@ -16,9 +17,11 @@ struct centry {
     cJSON *obj;    /* owned */
     char **owners; /* owner uids (owned strings) */
     size_t nowners;
+    char *lkey; /* "ns/value" of the indexed label (owned), NULL when absent */
     unsigned long gen;
 };
 
+/* The entries that share one index key (an owner uid, or "ns/label value"). */
 struct owner_set {
     struct htab_node node; /* node.key is uid */
     char *uid;
@@ -29,7 +32,9 @@ struct owner_set {
 struct kube_cache {
     pthread_rwlock_t lock;
     struct htab entries; /* of struct centry */
-    struct htab owners;  /* of struct owner_set */
+    struct htab owners;  /* of struct owner_set, by owner uid */
+    struct htab labels;  /* of struct owner_set, by "ns/value" of label */
+    char *label;         /* the indexed label key, NULL = none */
     unsigned long gen;
 };
 
@@ -71,19 +76,26 @@ static char *key_dup(const char *ns, const char *name)
     return k;
 }
 
-struct kube_cache *kube_cache_new(void)
+struct kube_cache *kube_cache_new_indexed(const char *label)
 {
     struct kube_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (htab_init(&c->entries) < 0 || htab_init(&c->owners) < 0) {
+    if (htab_init(&c->entries) < 0 || htab_init(&c->owners) < 0 || htab_init(&c->labels) < 0 ||
+        (label && !(c->label = strdup(label)))) {
         htab_free(&c->entries);
         htab_free(&c->owners);
+        htab_free(&c->labels);
         free(c);
         return NULL;
     }
     pthread_rwlock_init(&c->lock, NULL);
     return c;
+}
+
+struct kube_cache *kube_cache_new(void)
+{
+    return kube_cache_new_indexed(NULL);
 }
 
 static void entry_free(struct centry *en)
@@ -93,6 +105,7 @@ static void entry_free(struct centry *en)
     for (size_t i = 0; i < en->nowners; i++)
         free(en->owners[i]);
     free(en->owners);
+    free(en->lkey);
     cJSON_Delete(en->obj);
     free(en->key);
     free(en);
@@ -117,8 +130,13 @@ void kube_cache_free(struct kube_cache *c)
     htab_iter_init(&it, &c->owners);
     while ((n = htab_iter_next(&it)) != NULL)
         owner_set_free(HTAB_ENTRY(n, struct owner_set, node));
+    htab_iter_init(&it, &c->labels);
+    while ((n = htab_iter_next(&it)) != NULL)
+        owner_set_free(HTAB_ENTRY(n, struct owner_set, node));
     htab_free(&c->entries);
     htab_free(&c->owners);
+    htab_free(&c->labels);
+    free(c->label);
     pthread_rwlock_destroy(&c->lock);
     free(c);
 }
@@ -133,15 +151,15 @@ static struct centry *efind(struct kube_cache *c, const char *key)
 
 /* ---- owner index ---- */
 
-static struct owner_set *ofind(struct kube_cache *c, const char *uid)
+static struct owner_set *ofind(struct htab *h, const char *uid)
 {
-    struct htab_node *n = htab_find(&c->owners, uid);
+    struct htab_node *n = htab_find(h, uid);
     return n ? HTAB_ENTRY(n, struct owner_set, node) : NULL;
 }
 
-static int oadd(struct kube_cache *c, const char *uid, struct centry *en)
+static int oadd(struct htab *h, const char *uid, struct centry *en)
 {
-    struct owner_set *os = ofind(c, uid);
+    struct owner_set *os = ofind(h, uid);
     if (!os) {
         os = calloc(1, sizeof *os);
         if (!os)
@@ -152,7 +170,7 @@ static int oadd(struct kube_cache *c, const char *uid, struct centry *en)
             return ERR_NOMEM;
         }
         os->node.key = os->uid;
-        htab_insert(&c->owners, &os->node);
+        htab_insert(h, &os->node);
     }
     if (os->n == os->cap) {
         size_t cap = os->cap ? os->cap * 2 : 4;
@@ -166,9 +184,9 @@ static int oadd(struct kube_cache *c, const char *uid, struct centry *en)
     return 0;
 }
 
-static void oremove(struct kube_cache *c, const char *uid, struct centry *en)
+static void oremove(struct htab *h, const char *uid, struct centry *en)
 {
-    struct owner_set *os = ofind(c, uid);
+    struct owner_set *os = ofind(h, uid);
     if (!os)
         return;
     for (size_t i = 0; i < os->n; i++) {
@@ -179,19 +197,45 @@ static void oremove(struct kube_cache *c, const char *uid, struct centry *en)
     }
     if (os->n > 0)
         return;
-    htab_remove(&c->owners, &os->node);
+    htab_remove(h, &os->node);
     owner_set_free(os);
 }
 
 static void unindex_owners(struct kube_cache *c, struct centry *en)
 {
     for (size_t i = 0; i < en->nowners; i++) {
-        oremove(c, en->owners[i], en);
+        oremove(&c->owners, en->owners[i], en);
         free(en->owners[i]);
     }
     free(en->owners);
     en->owners = NULL;
     en->nowners = 0;
+    if (en->lkey) {
+        oremove(&c->labels, en->lkey, en);
+        free(en->lkey);
+        en->lkey = NULL;
+    }
+}
+
+/* Indexes en under "ns/value" of the cache's label, when it has that label. */
+static int index_label(struct kube_cache *c, struct centry *en)
+{
+    if (!c->label)
+        return 0;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(en->obj, "metadata");
+    const char *v = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(md, "labels"), c->label));
+    if (!v)
+        return 0;
+    char *k = key_dup(md_str(en->obj, "namespace"), v);
+    if (!k)
+        return ERR_NOMEM;
+    if (oadd(&c->labels, k, en) < 0) {
+        free(k);
+        return ERR_NOMEM;
+    }
+    en->lkey = k;
+    return 0;
 }
 
 /* Indexes en under the distinct owner uids of en->obj. On ERR_NOMEM the index holds what it could
@@ -222,7 +266,7 @@ static int index_owners(struct kube_cache *c, struct centry *en)
         char *u = strdup(uid);
         if (!u)
             return ERR_NOMEM;
-        if (oadd(c, u, en) < 0) {
+        if (oadd(&c->owners, u, en) < 0) {
             free(u);
             return ERR_NOMEM;
         }
@@ -280,8 +324,8 @@ static int upsert_locked(struct kube_cache *c, cJSON *obj, enum kube_cache_chang
         *out_en = en;
         *change = KUBE_CACHE_ADDED;
     }
-    if (index_owners(c, en) < 0)
-        return err_set(e, ERR_NOMEM, "cache: out of memory indexing owners of %s", en->key);
+    if (index_owners(c, en) < 0 || index_label(c, en) < 0)
+        return err_set(e, ERR_NOMEM, "cache: out of memory indexing %s", en->key);
     return 0;
 }
 
@@ -471,10 +515,30 @@ int kube_cache_each_owner(struct kube_cache *c, const char *uid, kube_cache_fn f
         return ERR_INVALID;
     int rc = 0;
     pthread_rwlock_rdlock(&c->lock);
-    struct owner_set *os = ofind(c, uid);
+    struct owner_set *os = ofind(&c->owners, uid);
     for (size_t i = 0; os && i < os->n && rc == 0; i++)
         rc = fn(os->v[i]->obj, ud);
     pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
+
+int kube_cache_each_label(struct kube_cache *c, const char *ns, const char *value, kube_cache_fn fn,
+                          void *ud)
+{
+    if (!c || !value || !fn)
+        return ERR_INVALID;
+    if (!c->label)
+        return ERR_INVALID;
+    char *k = key_dup(ns, value);
+    if (!k)
+        return ERR_NOMEM;
+    int rc = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    struct owner_set *os = ofind(&c->labels, k);
+    for (size_t i = 0; os && i < os->n && rc == 0; i++)
+        rc = fn(os->v[i]->obj, ud);
+    pthread_rwlock_unlock(&c->lock);
+    free(k);
     return rc;
 }
 
@@ -513,6 +577,16 @@ cJSON *kube_cache_list_owner(struct kube_cache *c, const char *uid)
 {
     cJSON *arr = cJSON_CreateArray();
     if (arr && kube_cache_each_owner(c, uid, copy_into, arr) < 0) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+cJSON *kube_cache_list_label(struct kube_cache *c, const char *ns, const char *value)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (arr && kube_cache_each_label(c, ns, value, copy_into, arr) < 0) {
         cJSON_Delete(arr);
         return NULL;
     }

@@ -1,6 +1,7 @@
 /* cache.h — an informer's in-memory copy of one kind of object: cJSON objects owned by the cache,
- * found by "namespace/name" (or "name" when cluster-scoped) and by the UID of an owner reference
- * (metadata.ownerReferences[].uid), so a controller finds a PSC's children without scanning.
+ * found by "namespace/name" (or "name" when cluster-scoped), by the UID of an owner reference
+ * (metadata.ownerReferences[].uid) and, when the cache was made with one, by the value of one
+ * label within a namespace, so a controller finds a PSC's children without scanning.
  * Thread-safe (rwlock): one writer (the informer), many readers. Memory follows what is stored.
  *
  * Readers get either deep copies (kube_cache_get/list_*: caller frees with cJSON_Delete) or a
@@ -17,6 +18,8 @@
 struct kube_cache;
 /* Caller frees with kube_cache_free. NULL when out of memory. */
 struct kube_cache *kube_cache_new(void);
+/* The same, also indexed by the value of label (copied; NULL = no label index), per namespace. */
+struct kube_cache *kube_cache_new_indexed(const char *label);
 void kube_cache_free(struct kube_cache *c);
 
 /* What an upsert did. */
@@ -43,12 +46,17 @@ int kube_cache_with(struct kube_cache *c, const char *ns, const char *name, kube
                     void *ud);
 /* fn on every object with an owner reference of this uid (O(children)). */
 int kube_cache_each_owner(struct kube_cache *c, const char *uid, kube_cache_fn fn, void *ud);
+/* fn on every object in ns ("" or NULL when cluster-scoped) whose indexed label has this value
+ * (O(matches)). ERR_INVALID when the cache has no label index. */
+int kube_cache_each_label(struct kube_cache *c, const char *ns, const char *value, kube_cache_fn fn,
+                          void *ud);
 /* fn on every object in ns (NULL = all namespaces; O(stored objects)). */
 int kube_cache_each_ns(struct kube_cache *c, const char *ns, kube_cache_fn fn, void *ud);
 
 /* Deep copies as a new cJSON array (caller frees with cJSON_Delete); NULL when out of memory. */
 cJSON *kube_cache_list_owner(struct kube_cache *c, const char *uid);
 cJSON *kube_cache_list_ns(struct kube_cache *c, const char *ns);
+cJSON *kube_cache_list_label(struct kube_cache *c, const char *ns, const char *value);
 
 /* The relist: make the cache hold exactly items (an owned array, consumed in every case). Any of
  * the out arrays may be NULL (not wanted); otherwise each receives a new array the caller frees

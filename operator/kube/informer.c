@@ -68,7 +68,7 @@ struct kube_informer *kube_informer_new(struct kube_config *cfg, const struct ku
     inf->ns = dup_or_null(o->ns, &fail);
     inf->label_selector = dup_or_null(o->label_selector, &fail);
     inf->field_selector = dup_or_null(o->field_selector, &fail);
-    inf->cache = kube_cache_new();
+    inf->cache = kube_cache_new_indexed(o->index_label);
     if (fail || !inf->cache) {
         err_set(e, ERR_NOMEM, "informer: out of memory");
         goto fail;

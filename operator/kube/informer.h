@@ -24,6 +24,7 @@ struct kube_informer_opts {
     const char *label_selector; /* NULL = everything */
     const char *field_selector;
     int metadata_only;        /* PartialObjectMetadata (e.g. Nodes): only metadata is cached */
+    const char *index_label;  /* NULL, or a label the cache indexes (kube_cache_each_label) */
     kube_informer_fn handler; /* may be NULL */
     void *ud;
     int watch_timeout_seconds; /* server-side watch timeout; 0 = random 300..600 */

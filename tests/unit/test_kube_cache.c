@@ -1,6 +1,6 @@
-/* test_kube_cache.c — the object cache: upsert by resourceVersion, get/with/list by key, namespace
- * and owner UID (the index follows owner changes and deletes), the relist diff (gone / added /
- * updated), bad objects refused without a crash, and readers racing a writer. */
+/* test_kube_cache.c — the object cache: upsert by resourceVersion, get/with/list by key, namespace,
+ * owner UID and instance label (the indexes follow changes, deletes and relists), the relist diff
+ * (gone / added / updated), bad objects refused without a crash, and readers racing a writer. */
 #include <check.h>
 #include <time.h>
 #include <pthread.h>
@@ -207,6 +207,104 @@ START_TEST(test_owner_index_follows_changes)
     expect_ns(c, "b", "b/lone");
     expect_ns(c, "zzz", "");
     expect_ns(c, NULL, "a/p-0 a/svc b/lone");
+    kube_cache_free(c);
+}
+END_TEST
+
+/* mk with the instance label set to inst (NULL = no labels). */
+static cJSON *mkl(const char *ns, const char *name, const char *rv, const char *owners,
+                  const char *inst)
+{
+    cJSON *o = mk(ns, name, rv, owners);
+    if (inst) {
+        cJSON *l = cJSON_AddObjectToObject(cJSON_GetObjectItem(o, "metadata"), "labels");
+        cJSON_AddStringToObject(l, "app.kubernetes.io/instance", inst);
+        cJSON_AddStringToObject(l, "other", "x");
+    }
+    return o;
+}
+
+static void expect_label(struct kube_cache *c, const char *ns, const char *v, const char *want)
+{
+    char got[1024];
+    cJSON *l = kube_cache_list_label(c, ns, v);
+    ck_assert_ptr_nonnull(l);
+    keys_of(l, got, sizeof got);
+    ck_assert_msg(strcmp(got, want) == 0, "label %s/%s: got [%s], want [%s]", ns ? ns : "", v, got,
+                  want);
+    /* the callback form visits the same objects */
+    int n = 0, words = *want ? 1 : 0;
+    for (const char *p = want; *p; p++)
+        words += *p == ' ';
+    ck_assert_int_eq(kube_cache_each_label(c, ns, v, count_fn, &n), 0);
+    ck_assert_int_eq(n, words);
+    cJSON_Delete(l);
+}
+
+START_TEST(test_label_index_follows_changes)
+{
+    struct kube_cache *c = kube_cache_new_indexed("app.kubernetes.io/instance");
+    kube_cache_upsert(c, mkl("a", "orders-0", "1", "u1", "orders"), NULL);
+    kube_cache_upsert(c, mkl("a", "orders-1", "1", "u1", "orders"), NULL);
+    kube_cache_upsert(c, mkl("a", "pay-0", "1", "u2", "pay"), NULL);
+    kube_cache_upsert(c, mkl("b", "orders-0", "1", "u3", "orders"), NULL); /* same name, other ns */
+    kube_cache_upsert(c, mkl("a", "bare", "1", "", NULL), NULL);
+    expect_label(c, "a", "orders", "a/orders-0 a/orders-1");
+    expect_label(c, "b", "orders", "b/orders-0");
+    expect_label(c, "a", "pay", "a/pay-0");
+    expect_label(c, "a", "nobody", "");
+    expect_label(c, "c", "orders", "");
+    /* label value changed: the entry moves, the owner index is untouched by it */
+    kube_cache_upsert(c, mkl("a", "orders-1", "2", "u1", "pay"), NULL);
+    expect_label(c, "a", "orders", "a/orders-0");
+    expect_label(c, "a", "pay", "a/orders-1 a/pay-0");
+    expect_owner(c, "u1", "a/orders-0 a/orders-1");
+    /* same rv: stored object (and index) kept */
+    kube_cache_upsert(c, mkl("a", "orders-1", "2", "u1", "zzz"), NULL);
+    expect_label(c, "a", "zzz", "");
+    /* label removed, then added back */
+    kube_cache_upsert(c, mkl("a", "pay-0", "2", "u2", NULL), NULL);
+    expect_label(c, "a", "pay", "a/orders-1");
+    kube_cache_upsert(c, mkl("a", "pay-0", "3", "u2", "pay"), NULL);
+    expect_label(c, "a", "pay", "a/orders-1 a/pay-0");
+    /* delete */
+    ck_assert_int_eq(kube_cache_delete(c, "a", "orders-0"), 1);
+    expect_label(c, "a", "orders", "");
+    /* relist: one gone, one moved, one new; the index matches the list exactly */
+    cJSON *items = cJSON_CreateArray();
+    cJSON_AddItemToArray(items, mkl("a", "orders-1", "9", "u1", "orders"));
+    cJSON_AddItemToArray(items, mkl("a", "orders-7", "1", "u1", "orders"));
+    cJSON_AddItemToArray(items, mkl("b", "orders-0", "1", "u3", "orders"));
+    cJSON *gone = NULL;
+    ck_assert_int_eq(kube_cache_replace(c, items, &gone, NULL, NULL, NULL), 0);
+    char got[256];
+    keys_of(gone, got, sizeof got);
+    ck_assert_str_eq(got, "a/bare a/pay-0");
+    cJSON_Delete(gone);
+    expect_label(c, "a", "orders", "a/orders-1 a/orders-7");
+    expect_label(c, "a", "pay", "");
+    expect_label(c, "b", "orders", "b/orders-0");
+    /* relist to empty: nothing indexed */
+    ck_assert_int_eq(kube_cache_replace(c, cJSON_CreateArray(), NULL, NULL, NULL, NULL), 0);
+    expect_label(c, "a", "orders", "");
+    expect_label(c, "b", "orders", "");
+    kube_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_label_index_absent)
+{
+    struct kube_cache *c = kube_cache_new();
+    kube_cache_upsert(c, mkl("a", "orders-0", "1", "u1", "orders"), NULL);
+    int n = 0;
+    ck_assert_int_eq(kube_cache_each_label(c, "a", "orders", count_fn, &n), ERR_INVALID);
+    ck_assert_ptr_null(kube_cache_list_label(c, "a", "orders"));
+    kube_cache_free(c);
+    /* cluster-scoped objects: ns NULL and "" are the same */
+    c = kube_cache_new_indexed("app.kubernetes.io/instance");
+    kube_cache_upsert(c, mkl(NULL, "n1", "1", "", "z"), NULL);
+    expect_label(c, NULL, "z", "n1");
+    expect_label(c, "", "z", "n1");
     kube_cache_free(c);
 }
 END_TEST
@@ -421,6 +519,8 @@ int main(void)
     tcase_add_test(tc, test_upsert_get_delete);
     tcase_add_test(tc, test_with_and_each);
     tcase_add_test(tc, test_owner_index_follows_changes);
+    tcase_add_test(tc, test_label_index_follows_changes);
+    tcase_add_test(tc, test_label_index_absent);
     tcase_add_loop_test(tc, test_replace_table, 0, (int)(sizeof rcases / sizeof rcases[0]));
     tcase_add_test(tc, test_replace_outputs_optional_and_gone_keeps_last_state);
     tcase_add_test(tc, test_bad_input);
