@@ -13,6 +13,7 @@
 
 #include "act/act.h"
 #include "base/log.h"
+#include "ctl/compact.h"
 #include "ctl/reconcile.h"
 #include "kube/client.h"
 #include "kube/informer.h"
@@ -613,6 +614,9 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
                 .label_selector = k == K_PSC ? NULL : MANAGED_SELECTOR,
                 .index_label = k == K_PSC ? NULL : PSC_LABEL_INSTANCE,
                 .handler = k == K_PSC ? on_psc : on_child,
+                .compact = k == K_PSC   ? ctl_compact_psc
+                           : k == K_POD ? ctl_compact_pod
+                                        : ctl_compact_child,
                 .ud = c,
             };
             if ((rc = start_informer(c, &c->inf[k][i], &io, e)) != 0) {
@@ -621,8 +625,11 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
             }
         }
     }
-    struct kube_informer_opts nio = {
-        .res = &KUBE_NODES, .metadata_only = 1, .handler = on_node, .ud = c};
+    struct kube_informer_opts nio = {.res = &KUBE_NODES,
+                                     .metadata_only = 1,
+                                     .handler = on_node,
+                                     .compact = ctl_compact_node,
+                                     .ud = c};
     if ((rc = start_informer(c, &c->nodes, &nio, e)) != 0) {
         err_prefix(e, "watch nodes");
         goto out;

@@ -913,6 +913,8 @@ int kube_list_all(struct kube_client *c, const struct kube_res *res, const char 
         cJSON *it;
         while (list_items && (it = list_items->child) != NULL) {
             cJSON_DetachItemViaPointer(list_items, it);
+            if (o != NULL && o->compact != NULL)
+                o->compact(it);
             cJSON_AddItemToArray(all, it);
         }
         cJSON_Delete(list_items);

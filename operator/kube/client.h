@@ -83,6 +83,9 @@ struct kube_list_opts {
     const char *continue_token;
     const char *resource_version;
     int metadata_only; /* Accept PartialObjectMetadataList */
+    /* kube_list_all only: called on each item as its page arrives, to drop what the caller
+     * will not read before the next page is fetched (NULL = keep everything). */
+    void (*compact)(cJSON *item);
 };
 /* One page. o may be NULL. */
 int kube_list(struct kube_client *c, const struct kube_res *res, const char *ns,

@@ -19,6 +19,7 @@ struct kube_informer {
     char *ns, *label_selector, *field_selector;
     int metadata_only, watch_timeout;
     kube_informer_fn handler;
+    void (*compact)(cJSON *obj);
     void *ud;
     double backoff_min, backoff_max;
     char what[128]; /* "configmaps in ns" for logs */
@@ -82,6 +83,7 @@ struct kube_informer *kube_informer_new(struct kube_config *cfg, const struct ku
     inf->metadata_only = o->metadata_only;
     inf->watch_timeout = o->watch_timeout_seconds > 0 ? o->watch_timeout_seconds : 0;
     inf->handler = o->handler;
+    inf->compact = o->compact;
     inf->ud = o->ud;
     inf->backoff_min = o->backoff_min > 0 ? o->backoff_min : 1.0;
     inf->backoff_max = o->backoff_max > 0 ? o->backoff_max : 30.0;
@@ -139,7 +141,8 @@ static int relist(struct kube_informer *inf, char *rv, size_t rv_len, struct err
     struct kube_list_opts lo = {.label_selector = inf->label_selector,
                                 .field_selector = inf->field_selector,
                                 .limit = 500, /* pages: no single huge answer */
-                                .metadata_only = inf->metadata_only};
+                                .metadata_only = inf->metadata_only,
+                                .compact = inf->compact};
     struct kube_resp r = {0};
     cJSON *items = NULL, *gone = NULL, *added = NULL, *updated = NULL;
     int rc = kube_list_all(inf->kc, inf->res, inf->ns, &lo, &items, rv, rv_len, &r);
@@ -183,6 +186,8 @@ static int on_event(enum kube_event_type t, const cJSON *obj, void *ud)
         struct err e = {0};
         if (!copy)
             return ERR_NOMEM; /* ends the watch; the loop relists */
+        if (inf->compact)
+            inf->compact(copy);
         int rc = kube_cache_upsert(inf->cache, copy, &e);
         if (rc < 0) {
             note_error(inf, e.msg);

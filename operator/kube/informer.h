@@ -23,8 +23,11 @@ struct kube_informer_opts {
     const char *ns;             /* NULL = all namespaces (or a cluster-scoped resource) */
     const char *label_selector; /* NULL = everything */
     const char *field_selector;
-    int metadata_only;        /* PartialObjectMetadata (e.g. Nodes): only metadata is cached */
-    const char *index_label;  /* NULL, or a label the cache indexes (kube_cache_each_label) */
+    int metadata_only;       /* PartialObjectMetadata (e.g. Nodes): only metadata is cached */
+    const char *index_label; /* NULL, or a label the cache indexes (kube_cache_each_label) */
+    /* NULL, or called on every object (listed or watched) before it is cached, to drop the
+     * fields nobody reads; the handler still gets the whole watched object. */
+    void (*compact)(cJSON *obj);
     kube_informer_fn handler; /* may be NULL */
     void *ud;
     int watch_timeout_seconds; /* server-side watch timeout; 0 = random 300..600 */

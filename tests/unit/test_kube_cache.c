@@ -309,6 +309,118 @@ START_TEST(test_label_index_absent)
 }
 END_TEST
 
+#define INST "app.kubernetes.io/instance"
+
+/* What the indexes must agree with: a scan of every stored object. */
+struct scan {
+    const char *ns, *inst, *uid;
+    cJSON *out;
+};
+
+static int scan_fn(const cJSON *obj, void *ud)
+{
+    struct scan *s = ud;
+    const cJSON *md = cJSON_GetObjectItem(obj, "metadata");
+    const char *ns = cJSON_GetStringValue(cJSON_GetObjectItem(md, "namespace"));
+    if (s->inst) {
+        const char *v =
+            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(md, "labels"), INST));
+        if (v && strcmp(v, s->inst) == 0 && strcmp(ns ? ns : "", s->ns) == 0)
+            cJSON_AddItemToArray(s->out, cJSON_Duplicate(obj, 1));
+        return 0;
+    }
+    const cJSON *ref;
+    cJSON_ArrayForEach(ref, cJSON_GetObjectItem(md, "ownerReferences"))
+    {
+        const char *u = cJSON_GetStringValue(cJSON_GetObjectItem(ref, "uid"));
+        if (u && strcmp(u, s->uid) == 0) {
+            cJSON_AddItemToArray(s->out, cJSON_Duplicate(obj, 1));
+            break;
+        }
+    }
+    return 0;
+}
+
+static void expect_indexes_match_scan(struct kube_cache *c, int step)
+{
+    static const char *const nss[] = {"a", "b"}, *const vals[] = {"p0", "p1", "p2", "p3"};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            struct scan s = {.ns = nss[i], .inst = vals[j], .out = cJSON_CreateArray()};
+            kube_cache_each_ns(c, NULL, scan_fn, &s);
+            cJSON *idx = kube_cache_list_label(c, nss[i], vals[j]);
+            char want[1024], got[1024];
+            keys_of(s.out, want, sizeof want);
+            keys_of(idx, got, sizeof got);
+            ck_assert_msg(strcmp(want, got) == 0, "step %d label %s/%s: index [%s] scan [%s]", step,
+                          nss[i], vals[j], got, want);
+            cJSON_Delete(idx);
+            cJSON_Delete(s.out);
+        }
+    for (int j = 0; j < 4; j++) {
+        char uid[8];
+        snprintf(uid, sizeof uid, "u%d", j);
+        struct scan s = {.uid = uid, .out = cJSON_CreateArray()};
+        kube_cache_each_ns(c, NULL, scan_fn, &s);
+        cJSON *idx = kube_cache_list_owner(c, uid);
+        char want[1024], got[1024];
+        keys_of(s.out, want, sizeof want);
+        keys_of(idx, got, sizeof got);
+        ck_assert_msg(strcmp(want, got) == 0, "step %d owner %s: index [%s] scan [%s]", step, uid,
+                      got, want);
+        cJSON_Delete(idx);
+        cJSON_Delete(s.out);
+    }
+}
+
+/* A random object among 2 namespaces x 12 names, with a random label value and owner. */
+static cJSON *rnd_obj(unsigned int *seed, int rv)
+{
+    static const char *const nss[] = {"a", "b"};
+    char name[16], rvs[16], inst[8], uid[8];
+    snprintf(name, sizeof name, "o%d", rand_r(seed) % 12);
+    snprintf(rvs, sizeof rvs, "%d", rv);
+    snprintf(inst, sizeof inst, "p%d", rand_r(seed) % 4);
+    snprintf(uid, sizeof uid, "u%d", rand_r(seed) % 4);
+    int r = rand_r(seed) % 5;
+    cJSON *o = mkl(nss[rand_r(seed) % 2], name, rvs, "", r == 0 ? NULL : inst);
+    if (r != 1) {
+        cJSON *refs = cJSON_AddArrayToObject(cJSON_GetObjectItem(o, "metadata"), "ownerReferences");
+        cJSON *ref = cJSON_CreateObject();
+        cJSON_AddStringToObject(ref, "uid", uid);
+        cJSON_AddItemToArray(refs, ref);
+    }
+    return o;
+}
+
+START_TEST(test_indexes_match_scan_under_random_changes)
+{
+    struct kube_cache *c = kube_cache_new_indexed(INST);
+    unsigned int seed = 12345;
+    for (int step = 0; step < 600; step++) {
+        int op = rand_r(&seed) % 10;
+        if (op < 6) {
+            kube_cache_upsert(c, rnd_obj(&seed, step), NULL);
+        } else if (op < 9) {
+            char name[16];
+            snprintf(name, sizeof name, "o%d", rand_r(&seed) % 12);
+            kube_cache_delete(c, rand_r(&seed) % 2 ? "a" : "b", name);
+        } else {
+            cJSON *items = cJSON_CreateArray();
+            for (int k = rand_r(&seed) % 10; k > 0; k--)
+                cJSON_AddItemToArray(items, rnd_obj(&seed, step));
+            cJSON *g = NULL, *a = NULL, *u = NULL;
+            ck_assert_int_eq(kube_cache_replace(c, items, &g, &a, &u, NULL), 0);
+            cJSON_Delete(g);
+            cJSON_Delete(a);
+            cJSON_Delete(u);
+        }
+        expect_indexes_match_scan(c, step);
+    }
+    kube_cache_free(c);
+}
+END_TEST
+
 /* Relist table: stored state, listed state, expected diff and result. */
 struct rcase {
     const char *name;
@@ -520,6 +632,7 @@ int main(void)
     tcase_add_test(tc, test_with_and_each);
     tcase_add_test(tc, test_owner_index_follows_changes);
     tcase_add_test(tc, test_label_index_follows_changes);
+    tcase_add_test(tc, test_indexes_match_scan_under_random_changes);
     tcase_add_test(tc, test_label_index_absent);
     tcase_add_loop_test(tc, test_replace_table, 0, (int)(sizeof rcases / sizeof rcases[0]));
     tcase_add_test(tc, test_replace_outputs_optional_and_gone_keeps_last_state);

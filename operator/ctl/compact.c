@@ -1,0 +1,74 @@
+/* compact.c — trims cached objects to what the planner and the webhook read (compact.h). The
+ * lists of kept fields live here, beside each other, so a new reader of a field adds it here. */
+#include "ctl/compact.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "psc/psc.h"
+
+#define ANN_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+/* Deletes every member of obj whose name is not in keep (NULL-terminated). */
+static void keep_only(cJSON *obj, const char *const *keep)
+{
+    if (!cJSON_IsObject(obj))
+        return;
+    cJSON *it = obj->child;
+    while (it != NULL) {
+        cJSON *next = it->next;
+        bool kept = false;
+        for (int i = 0; keep[i] != NULL && !kept; i++)
+            kept = it->string != NULL && strcmp(it->string, keep[i]) == 0;
+        if (!kept)
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+        it = next;
+    }
+}
+
+static cJSON *metadata(cJSON *obj)
+{
+    cJSON *md = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, "metadata") : NULL;
+    return cJSON_IsObject(md) ? md : NULL;
+}
+
+void ctl_compact_psc(cJSON *obj)
+{
+    cJSON *md = metadata(obj);
+    if (md == NULL)
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+    cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+    if (cJSON_IsObject(ann))
+        cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_LAST_APPLIED);
+}
+
+void ctl_compact_child(cJSON *obj)
+{
+    cJSON *md = metadata(obj);
+    if (md != NULL)
+        cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+}
+
+/* By informer, not by "kind": the items of a list carry no kind. */
+void ctl_compact_pod(cJSON *obj)
+{
+    static const char *const keep[] = {"phase", "conditions", "podIP", NULL};
+    ctl_compact_child(obj);
+    if (cJSON_IsObject(obj))
+        keep_only(cJSON_GetObjectItemCaseSensitive(obj, "status"), keep);
+}
+
+void ctl_compact_node(cJSON *obj)
+{
+    static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", NULL};
+    static const char *const md_keep[] = {"name", "resourceVersion", "labels", NULL};
+    static const char *const labels_keep[] = {PSC_LABEL_ZONE, NULL};
+    static const char *const spec_keep[] = {"unschedulable", NULL};
+    keep_only(obj, top);
+    cJSON *md = metadata(obj);
+    keep_only(md, md_keep);
+    if (md != NULL)
+        keep_only(cJSON_GetObjectItemCaseSensitive(md, "labels"), labels_keep);
+    keep_only(cJSON_GetObjectItemCaseSensitive(obj, "spec"), spec_keep);
+}

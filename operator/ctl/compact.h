@@ -1,0 +1,20 @@
+/* compact.h — what the caches drop from each object before storing it: the fields nothing in
+ * ballast reads, so memory follows the managed objects with a small constant. Each function
+ * edits obj in place (borrowed) and is safe on any JSON (missing fields are left missing). */
+#ifndef BALLAST_CTL_COMPACT_H
+#define BALLAST_CTL_COMPACT_H
+
+#include <cjson/cJSON.h>
+
+/* PSCs: metadata.managedFields and kubectl's last-applied-configuration annotation (a second
+ * copy of the spec). Status writes go through /status, which ignores metadata. */
+void ctl_compact_psc(cJSON *obj);
+/* PVCs, Services, ConfigMaps, PDBs: metadata.managedFields. */
+void ctl_compact_child(cJSON *obj);
+/* Pods: the same, and status keeps only phase, conditions and podIP (container statuses, host
+ * IPs, QoS are never read, and an update body is sent without status anyway). */
+void ctl_compact_pod(cJSON *obj);
+/* Nodes: name, resourceVersion, the zone label and spec.unschedulable; nothing else. */
+void ctl_compact_node(cJSON *obj);
+
+#endif
