@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ struct kube_informer *kube_informer_new(struct kube_config *cfg, const struct ku
         inf->backoff_max = inf->backoff_min;
     snprintf(inf->what, sizeof inf->what, "%s%s%s", o->res->resource, o->ns ? " in " : "",
              o->ns ? o->ns : "");
-    inf->seed = (unsigned int)(mono_now() * 1e6) ^ (unsigned int)(size_t)inf;
+    inf->seed = (unsigned int)(uint64_t)(mono_now() * 1e6) ^ (unsigned int)(size_t)inf;
     pthread_mutex_init(&inf->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
