@@ -550,6 +550,10 @@ static void stop_all(struct ctl *c)
         c->lease = NULL;
     }
     atomic_store(&c->leading, 0);
+    /* The webhook reads the informers' caches (validate_psc): the server stops, and its
+     * thread is joined, before any cache is freed. */
+    srv_stop(c->srv);
+    c->srv = NULL;
     for (int k = 0; k < K_COUNT; k++)
         for (int i = 0; i < c->nns; i++)
             kube_informer_request_stop(c->inf[k][i]);
@@ -560,7 +564,6 @@ static void stop_all(struct ctl *c)
     kube_informer_free(c->nodes);
     /* Every thread that issues requests has been joined: the observer can go. */
     kube_set_request_observer(NULL, NULL);
-    srv_stop(c->srv);
     kube_wq_free(c->q);
     metrics_free(c->m);
 }

@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -51,7 +54,18 @@ struct srv {
     void *validate_ud;
     size_t max_body;
     int http_port, tls_port; /* bound ports, -1 = off; kept so no other thread asks lws */
+    /* The webhook's certificate, reloaded when its files change (cert-manager renews the
+     * Secret, kubelet swaps the mounted files through a symlink): the service thread looks
+     * every SRV_CERT_CHECK_US and loads a changed pair into the vhost's SSL_CTX, which every
+     * later handshake uses. Only the service thread touches these after start. */
+    char *cert_path, *key_path;
+    SSL_CTX *tls_ctx; /* the webhook vhost's, lws owns it */
+    char cert_id[96], key_id[96];
+    lws_sorted_usec_list_t cert_sul;
+    atomic_int cert_reloads; /* successful reloads, for tests and logs */
 };
+
+#define SRV_CERT_CHECK_US (2 * LWS_US_PER_SEC)
 
 /* Per-connection state, allocated and zeroed by lws (per_session_data_size). */
 struct sess {
@@ -281,9 +295,70 @@ static int on_body(struct sess *ss, const void *in, size_t len, size_t max_body)
     return 0;
 }
 
+/* What identifies a file's content without reading it: device, inode, size, mtime. stat()
+ * follows the symlinks, so kubelet's swap of the ..data link shows as a new inode. */
+static void file_id(const char *path, char *out, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        snprintf(out, n, "missing");
+    else
+        snprintf(out, n, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
+}
+
+/* Loads cert (chain) and key into ctx; checks they belong together. 0 or -1. */
+static int load_pair(SSL_CTX *ctx, const char *cert, const char *key)
+{
+    return SSL_CTX_use_certificate_chain_file(ctx, cert) == 1 &&
+                   SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
+                   SSL_CTX_check_private_key(ctx) == 1
+               ? 0
+               : -1;
+}
+
+/* On the service thread: a changed pair is first loaded into a scratch context, so a
+ * half-written renewal (new cert, old key) never reaches the live one; then into the
+ * vhost's SSL_CTX, which new connections copy at SSL_new. Connections open keep theirs. */
+static void cert_check(lws_sorted_usec_list_t *sul)
+{
+    struct srv *s = lws_container_of(sul, struct srv, cert_sul);
+    char cid[sizeof s->cert_id], kid[sizeof s->key_id];
+    file_id(s->cert_path, cid, sizeof cid);
+    file_id(s->key_path, kid, sizeof kid);
+    if (strcmp(cid, s->cert_id) != 0 || strcmp(kid, s->key_id) != 0) {
+        snprintf(s->cert_id, sizeof s->cert_id, "%s", cid);
+        snprintf(s->key_id, sizeof s->key_id, "%s", kid);
+        SSL_CTX *scratch = SSL_CTX_new(TLS_server_method());
+        if (scratch != NULL && load_pair(scratch, s->cert_path, s->key_path) == 0 &&
+            load_pair(s->tls_ctx, s->cert_path, s->key_path) == 0) {
+            atomic_fetch_add(&s->cert_reloads, 1);
+            log_info("webhook certificate reloaded", "cert", s->cert_path);
+        } else {
+            char why[256];
+            ERR_error_string_n(ERR_peek_last_error(), why, sizeof why);
+            log_warn("webhook certificate changed but cannot be loaded; serving the previous one",
+                     "cert", s->cert_path, "key", s->key_path, "error", why);
+        }
+        ERR_clear_error();
+        SSL_CTX_free(scratch);
+    }
+    lws_sul_schedule(s->ctx, 0, &s->cert_sul, cert_check, SRV_CERT_CHECK_US);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
+    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS) {
+        /* at the TLS vhost's creation: user is its SSL_CTX, kept for cert reloads */
+        struct lws_vhost *cvh = lws_get_vhost(wsi);
+        struct vhctx *cvc = cvh ? lws_get_vhost_user(cvh) : NULL;
+        if (cvc != NULL && cvc->tls)
+            cvc->s->tls_ctx = user;
+        return 0;
+    }
+
     struct sess *ss = user;
     struct lws_vhost *vh = lws_get_vhost(wsi);
     struct vhctx *vc = vh ? lws_get_vhost_user(vh) : NULL;
@@ -520,6 +595,22 @@ int srv_start(const struct srv_opts *o, struct srv **out, struct err *e)
     if (o->tls &&
         (rc = make_vhost(s, true, o->tls_host, o->tls_port, o, &s->tls_vh, &s->tls_port, e)) < 0)
         goto fail;
+    if (o->tls) {
+        if (s->tls_ctx == NULL) {
+            rc = err_set(e, ERR_IO, "webhook: libwebsockets gave no TLS context to reload into");
+            goto fail;
+        }
+        s->cert_path = strdup(o->tls_cert);
+        s->key_path = strdup(o->tls_key);
+        if (s->cert_path == NULL || s->key_path == NULL) {
+            rc = err_set(e, ERR_NOMEM, "http server: out of memory");
+            goto fail;
+        }
+        file_id(s->cert_path, s->cert_id, sizeof s->cert_id);
+        file_id(s->key_path, s->key_id, sizeof s->key_id);
+        /* before the service thread starts: from then on only it touches the schedule */
+        lws_sul_schedule(s->ctx, 0, &s->cert_sul, cert_check, SRV_CERT_CHECK_US);
+    }
     if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
         rc = err_set(e, ERR_IO, "http server: cannot start its thread");
         goto fail;
@@ -545,6 +636,8 @@ void srv_stop(struct srv *s)
     if (s->ctx != NULL)
         lws_context_destroy(s->ctx);
     pthread_mutex_destroy(&s->mu);
+    free(s->cert_path);
+    free(s->key_path);
     free(s);
 }
 
@@ -560,6 +653,11 @@ void srv_set_ready(struct srv *s, bool ready)
 int srv_http_port(const struct srv *s)
 {
     return s ? s->http_port : -1;
+}
+
+int srv_cert_reloads(struct srv *s)
+{
+    return s ? atomic_load(&s->cert_reloads) : 0;
 }
 
 int srv_tls_port(const struct srv *s)

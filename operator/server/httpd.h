@@ -18,7 +18,9 @@ struct srv_opts {
     bool http;
     const char *http_host;
     int http_port;
-    /* TLS listener for the webhook; cert and key are PEM file paths, read at start. */
+    /* TLS listener for the webhook; cert and key are PEM file paths, read at start and
+     * again whenever either file changes (checked every 2 s; a pair that does not load
+     * leaves the previous one served). */
     bool tls;
     const char *tls_host;
     int tls_port;
@@ -47,6 +49,8 @@ void srv_set_ready(struct srv *s, bool ready);
 /* The bound ports (useful after asking for port 0); -1 when that listener is off. */
 int srv_http_port(const struct srv *s);
 int srv_tls_port(const struct srv *s);
+/* How many times the webhook's certificate was reloaded after a change of its files. */
+int srv_cert_reloads(struct srv *s);
 
 /* srv_parse_addr splits "host:port", ":port" or "[v6addr]:port" (the --metrics-addr
  * and --webhook-addr flags). host gets "" for every interface. */

@@ -3,7 +3,8 @@
  * connection (each answer closes it),
  * 404/405, the TLS webhook (self-signed cert made by openssl, verified, HTTP/1.1
  * only), the 1 MiB cap (413, with and without Expect), 411 for chunked bodies, listen
- * addresses, bad options, and a stop that leaves no thread or fd behind. */
+ * addresses, bad options, a stop that leaves no thread or fd behind, and the webhook's
+ * certificate reloaded after a kubelet-style symlink swap (a mismatched pair refused). */
 #include <check.h>
 #include <curl/curl.h>
 #include <dirent.h>
@@ -541,6 +542,109 @@ START_TEST(test_parse_addr)
 }
 END_TEST
 
+/* ---- certificate reload (cert-manager renews, kubelet swaps the ..data symlink) ---- */
+
+static void openssl_pair(const char *dir, const char *keyfrom)
+{
+    char cmd[1024];
+    if (keyfrom == NULL)
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p %s && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+                 "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/tls.key "
+                 "-out %s/tls.crt >/dev/null 2>&1",
+                 dir, dir, dir);
+    else /* a new certificate, and the key of another pair: they do not belong together */
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p %s && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+                 "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/own.key "
+                 "-out %s/tls.crt >/dev/null 2>&1 && cp %s/tls.key %s/tls.key",
+                 dir, dir, dir, keyfrom, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+/* kubelet's atomic update: point ..data at the new dir with one rename */
+static void swap_data(const char *root, const char *target)
+{
+    char tmp[256], data[256];
+    snprintf(tmp, sizeof tmp, "%s/..data_tmp", root);
+    snprintf(data, sizeof data, "%s/..data", root);
+    unlink(tmp);
+    ck_assert_int_eq(symlink(target, tmp), 0);
+    ck_assert_int_eq(rename(tmp, data), 0);
+}
+
+/* CURLE_OK when the webhook's certificate verifies against ca. */
+static CURLcode tls_get(int port, const char *ca)
+{
+    char url[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/validate", port);
+    CURL *h = curl_easy_init();
+    struct buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(10 * test_time_scale()));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    buf_free(&b);
+    return rc;
+}
+
+START_TEST(test_cert_reload)
+{
+    char root[128], a[160], b[160], c[160], crt[160], k[160], ca_a[192], ca_b[192], ca_c[192];
+    snprintf(root, sizeof root, "%s/mount", tmpdir);
+    snprintf(a, sizeof a, "%s/..2026_a", root);
+    snprintf(b, sizeof b, "%s/..2026_b", root);
+    snprintf(c, sizeof c, "%s/..2026_c", root);
+    openssl_pair(a, NULL);
+    openssl_pair(b, NULL);
+    openssl_pair(c, b);
+    snprintf(ca_a, sizeof ca_a, "%s/tls.crt", a);
+    snprintf(ca_b, sizeof ca_b, "%s/tls.crt", b);
+    snprintf(ca_c, sizeof ca_c, "%s/tls.crt", c);
+    swap_data(root, "..2026_a");
+    snprintf(crt, sizeof crt, "%s/tls.crt", root);
+    snprintf(k, sizeof k, "%s/tls.key", root);
+    ck_assert_int_eq(symlink("..data/tls.crt", crt), 0);
+    ck_assert_int_eq(symlink("..data/tls.key", k), 0);
+
+    int port = free_port();
+    struct srv_opts o = {
+        .tls = true, .tls_host = "127.0.0.1", .tls_port = port, .tls_cert = crt, .tls_key = k};
+    struct srv *s = NULL;
+    struct err e = {0};
+    ck_assert_msg(srv_start(&o, &s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(tls_get(port, ca_a), CURLE_OK);
+    ck_assert_int_ne(tls_get(port, ca_b), CURLE_OK);
+
+    /* renewed: B is served within a few checks, A no longer verifies */
+    swap_data(root, "..2026_b");
+    double t0 = now_s();
+    while (srv_cert_reloads(s) < 1 && now_s() - t0 < 10 * test_time_scale())
+        usleep(50 * 1000);
+    ck_assert_int_eq(srv_cert_reloads(s), 1);
+    ck_assert_int_eq(tls_get(port, ca_b), CURLE_OK);
+    ck_assert_int_ne(tls_get(port, ca_a), CURLE_OK);
+
+    /* a pair that does not belong together is refused: B stays served */
+    swap_data(root, "..2026_c");
+    usleep((useconds_t)(5 * 1000 * 1000 * test_time_scale()));
+    ck_assert_int_eq(srv_cert_reloads(s), 1);
+    ck_assert_int_eq(tls_get(port, ca_b), CURLE_OK);
+    ck_assert_int_ne(tls_get(port, ca_c), CURLE_OK);
+    srv_stop(s);
+
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static void make_cert(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/ballast-httpd-XXXXXX");
@@ -576,6 +680,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_plain);
     tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_tls_small_cap);
+    tcase_add_test(tc, test_cert_reload);
     tcase_add_test(tc, test_hosts);
     tcase_add_test(tc, test_bad_opts);
     tcase_add_loop_test(tc, test_parse_addr, 0, sizeof addrs / sizeof addrs[0]);
