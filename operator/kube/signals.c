@@ -115,7 +115,7 @@ int kube_sig_wait(double timeout)
         return stop_flag != 0;
     }
     struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
-    int ms = timeout < 0 ? -1 : (int)(timeout * 1000.0);
+    int ms = timeout < 0 ? -1 : timeout > 86400 ? 86400000 : (int)(timeout * 1000.0);
     while (poll(&p, 1, ms) < 0 && errno == EINTR) {
         if (stop_flag)
             return 1;
