@@ -125,6 +125,22 @@ static int on_chunk(const char *data, size_t len, void *ud)
     return 0;
 }
 
+int kube_watch_decode(const char *const *pieces, const size_t *lens, int n, size_t max_line,
+                      kube_watch_fn fn, void *ud, char *last_rv, size_t rv_len, struct err *e)
+{
+    struct wstate w = {.max_line = max_line ? max_line : DEFAULT_MAX_LINE,
+                       .fn = fn,
+                       .ud = ud,
+                       .last_rv = last_rv,
+                       .rv_len = rv_len,
+                       .e = e};
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = on_chunk(pieces[i], lens[i], &w);
+    buf_free(&w.line);
+    return rc;
+}
+
 int kube_watch(struct kube_client *c, const struct kube_res *res, const char *ns,
                const struct kube_watch_opts *o, kube_watch_fn fn, void *ud, char *last_rv,
                size_t rv_len, struct err *e)

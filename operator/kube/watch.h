@@ -35,6 +35,15 @@ int kube_watch(struct kube_client *c, const struct kube_res *res, const char *ns
                const struct kube_watch_opts *o, kube_watch_fn fn, void *ud, char *last_rv,
                size_t rv_len, struct err *e);
 
+/* kube_watch_decode runs kube_watch's stream decoder, without the transport, on a body given in
+ * pieces[0..n) (cut anywhere, as the network delivers it): lines split at '\n', each a JSON event
+ * handed to fn, last_rv kept as kube_watch keeps it. max_line 0 = 16 MiB. Returns 0 when every
+ * piece was consumed (an unfinished last line is dropped, as kube_watch does), else the code the
+ * watch would end with (ERR_INVALID, ERR_GONE, ERR_API, ERR_CANCELLED, ERR_NOMEM), e saying why.
+ * For tests and fuzzing: the bytes are the API server's, hence untrusted. */
+int kube_watch_decode(const char *const *pieces, const size_t *lens, int n, size_t max_line,
+                      kube_watch_fn fn, void *ud, char *last_rv, size_t rv_len, struct err *e);
+
 /* Test hook: the stall detector's window in seconds (default 150). Not thread-safe. */
 void kube_watch_set_stall_seconds(long seconds);
 
