@@ -33,7 +33,7 @@ static int owned_by(const cJSON *obj, const char *uid)
     cJSON_ArrayForEach(r, refs)
     {
         const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "uid"));
-        if (u && strcmp(u, uid) == 0)
+        if (u && *u && strcmp(u, uid) == 0) /* the index ignores an empty uid: no owner has it */
             return 1;
     }
     return 0;
@@ -46,7 +46,7 @@ static void collect_uids(const cJSON *j, const char **uids, int *n)
         return;
     if (cJSON_IsObject(j)) {
         const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "uid"));
-        int seen = u == NULL;
+        int seen = u == NULL || *u == '\0';
         for (int i = 0; !seen && i < *n; i++)
             seen = strcmp(uids[i], u) == 0;
         if (!seen && *n < MAX_UIDS)
