@@ -546,7 +546,13 @@ int prom_parse(const char *text, size_t len, const struct prom_limits *lim,
         const char *start = text + pos;
         const char *nl = memchr(start, '\n', len - pos);
         if (nl == NULL) {
-            rc = cut_off(&ps);
+            /* As prom_reader says, which cannot keep an over-long tail to see it end: a
+             * line is at most max_line bytes plus a '\r'. */
+            if (len - pos > ps.lim.max_line + 1)
+                rc = err_set(e, ERR_INVALID, "line %zu: longer than the limit of %zu bytes",
+                             ps.lineno, ps.lim.max_line);
+            else
+                rc = cut_off(&ps);
             goto out;
         }
         if ((rc = parse_text_line(&ps, start, nl)) < 0)

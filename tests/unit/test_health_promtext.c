@@ -241,6 +241,10 @@ struct limit_case {
 static const struct limit_case limits[] = {
     {{.max_line = 8}, "abcdefgh 1\n", "line 1: longer than the limit of 8 bytes"},
     {{.max_line = 10}, "abcdefgh 1\n", NULL},
+    /* An unfinished last line longer than a line may be is refused as too long, not as
+     * cut off: the reader cannot keep it to find out (found by fuzz_promtext). */
+    {{.max_line = 8}, "a 1\nabcdefghij 1", "line 2: longer than the limit of 8 bytes"},
+    {{.max_line = 8}, "a 1\nabcdefgh\r", "line 2: the text ends without a newline"},
     {{.max_series = 2}, "a 1\nb 2\nc 3\n", "line 3: more than 2 series"},
     {{.max_series = 3}, "a 1\nb 2\nc 3\n", NULL},
     {{.max_labels = 2}, "a{x=\"1\",y=\"2\",z=\"3\"} 1\n", "more than 2 labels"},
