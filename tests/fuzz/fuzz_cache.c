@@ -72,7 +72,8 @@ static void consistent(struct kube_cache *c, const char *const *uids, int nuids)
         cJSON *got = kube_cache_get(c, ns, name);
         check(got != NULL, "a listed object is not found by its name");
         cJSON_Delete(got);
-        check(kube_cache_rv(c, ns, name, rv, sizeof rv) == 1, "kube_cache_rv misses a listed object");
+        check(kube_cache_rv(c, ns, name, rv, sizeof rv) == 1,
+              "kube_cache_rv misses a listed object");
     }
     for (int i = 0; i < nuids; i++) {
         cJSON *kids = kube_cache_list_owner(c, uids[i]), *k;

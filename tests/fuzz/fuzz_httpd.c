@@ -150,8 +150,8 @@ static int exchange(bool tls, const uint8_t *data, size_t size, size_t piece, ch
         piece = size;
     for (size_t off = 0; off < size;) {
         size_t n = size - off < piece ? size - off : piece;
-        int w = tls ? SSL_write(ssl, data + off, (int)n)
-                    : (int)send(fd, data + off, n, MSG_NOSIGNAL);
+        int w =
+            tls ? SSL_write(ssl, data + off, (int)n) : (int)send(fd, data + off, n, MSG_NOSIGNAL);
         if (w <= 0)
             break; /* the server hung up: it may, having answered */
         off += (size_t)w;
@@ -197,8 +197,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t piece = (size_t)(data[0] >> 1) & 0x1f;
     char head[64];
     if (!exchange(tls, data + 1, size - 1, piece, head, sizeof head))
-        fail(tls ? "the webhook listener neither answered nor closed" :
-                   "the plain listener neither answered nor closed", data, size);
+        fail(tls ? "the webhook listener neither answered nor closed"
+                 : "the plain listener neither answered nor closed",
+             data, size);
     static const uint8_t probe[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     if (!exchange(false, probe, sizeof probe - 1, 0, head, sizeof head) ||
         strncmp(head, "HTTP/1.1 200", 12) != 0)

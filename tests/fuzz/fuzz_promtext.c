@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     size_t piece = (size_t)data[0] % 32 + 1;
-    struct prom_limits small = {.max_body = 2048, .max_line = 128, .max_series = 16, .max_labels = 3};
+    struct prom_limits small = {
+        .max_body = 2048, .max_line = 128, .max_series = 16, .max_labels = 3};
     const struct prom_limits *lim = (data[1] & 1) ? &small : NULL;
     const char *text = (const char *)data + 2;
     size_t len = size - 2;
@@ -62,7 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rrc = prom_reader_feed(r, text + off, len - off < piece ? len - off : piece, &re);
     if (rrc == 0)
         rrc = prom_reader_finish(r, &re);
-    if (prc != rrc || (prc != 0 && strcmp(pe.msg, re.msg) != 0)) {
+    /* Over max_body the parser refuses up front and the reader once it is passed (maybe
+     * after an earlier line's error): both refuse, in words of their own. */
+    size_t max_body = lim ? lim->max_body : PROM_MAX_BODY_DEFAULT;
+    bool same_words = len <= max_body;
+    if (prc != rrc || (prc != 0 && same_words && strcmp(pe.msg, re.msg) != 0)) {
         fprintf(stderr, "prom_parse: %d %s\nprom_reader: %d %s\n", prc, pe.msg, rrc, re.msg);
         check(0, "prom_parse and prom_reader disagree");
     }
@@ -74,8 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             prom_sum(s, names[k], &a, &fa);
             prom_reader_sum(r, k, &b, &fb);
             if (fa != fb || !((isnan(a) && isnan(b)) || a == b)) {
-                fprintf(stderr, "%s: prom_sum %g (%d), prom_reader_sum %g (%d)\n", names[k], a,
-                        fa, b, fb);
+                fprintf(stderr, "%s: prom_sum %g (%d), prom_reader_sum %g (%d)\n", names[k], a, fa,
+                        b, fb);
                 check(0, "sums disagree");
             }
         }

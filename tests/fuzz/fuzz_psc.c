@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check((rc == 0) == (p != NULL), "*out set iff success");
     check(rc == 0 || e.msg[0] != '\0', "an error without a message");
     char *after = cJSON_PrintUnformatted(obj);
-    check(before == NULL || after == NULL || strcmp(before, after) == 0, "psc_parse changed its input");
+    check(before == NULL || after == NULL || strcmp(before, after) == 0,
+          "psc_parse changed its input");
     if (p != NULL) {
         check(p->name != NULL && p->ns != NULL && p->uid != NULL && p->resource_version != NULL,
               "identity strings");
@@ -43,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct psc *q = NULL;
         check(psc_parse(obj, &q, &e) == 0, "a second parse fails");
         struct err ue = {0};
-        check(psc_validate_update(p, q, zones, 4, &ue) == 0, "an unchanged spec is refused as an update");
+        check(psc_validate_update(p, q, zones, 4, &ue) == 0,
+              "an unchanged spec is refused as an update");
         psc_validate_update(q, p, NULL, 0, &ue);
         psc_free(q);
     }

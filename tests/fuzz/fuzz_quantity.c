@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct {
         const char *unit;
         long long mult;
-    } units[] = {{"", 1},           {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30},
-                 {"k", 1000},       {"M", 1000000},   {"G", 1000000000}};
+    } units[] = {{"", 1},     {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30},
+                 {"k", 1000}, {"M", 1000000},    {"G", 1000000000}};
     size_t nd = strspn(s, "0123456789");
     if (nd >= 1 && nd <= 9) {
         long long n = strtoll(s, NULL, 10);

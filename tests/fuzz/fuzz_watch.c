@@ -71,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char rv[16] = "";
     struct err e = {0};
     int rc = kube_watch_decode(pieces, lens, n, max_line, on_event, &f, rv, sizeof rv, &e);
-    check(rc == 0 || rc == ERR_INVALID || rc == ERR_GONE || rc == ERR_API ||
-              rc == ERR_CANCELLED || rc == ERR_NOMEM,
+    check(rc == 0 || rc == ERR_INVALID || rc == ERR_GONE || rc == ERR_API || rc == ERR_CANCELLED ||
+              rc == ERR_NOMEM,
           "unexpected code");
     check(rc == 0 || e.msg[0] != '\0', "an error without a message");
     check(strlen(rv) < sizeof rv, "last_rv overflow");
