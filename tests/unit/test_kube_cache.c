@@ -576,14 +576,14 @@ END_TEST
 
 struct race {
     struct kube_cache *c;
-    volatile int stop;
+    int stop; /* __atomic: the writer sets it, the readers poll it */
     int reads;
 };
 
 static void *reader(void *arg)
 {
     struct race *r = arg;
-    while (!r->stop) {
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
         cJSON *l = kube_cache_list_owner(r->c, "u");
         cJSON_Delete(l);
         cJSON *g = kube_cache_get(r->c, "a", "k3");
@@ -615,7 +615,7 @@ START_TEST(test_readers_and_writer)
         if (i % 1000 == 999)
             kube_cache_replace(r.c, parse_state("a/k3@1 a/k4@1"), NULL, NULL, NULL, NULL);
     }
-    r.stop = 1;
+    __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     ck_assert_int_gt(r.reads, 0);
