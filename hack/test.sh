@@ -3,7 +3,8 @@
 # (Debian packages, control-plane binaries, Kafka jars; cached after the first run),
 # builds with ASan+UBSan, runs unit and integration tests (ctest, against a real local
 # control plane; the realnodes label on three real nodes with images built from this
-# repository), then runs the unit tests again under valgrind. Exit code: ctest's.
+# repository), then runs the unit tests again under valgrind, and every fuzz target for a
+# bounded time (hack/fuzz.sh). Exit code: ctest's, or 1 when fuzzing failed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BALLAST_ROOT"
@@ -59,6 +60,9 @@ step "unit + integration tests (ASan/UBSan, real control plane)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_ctest "$LOGS/asan.txt" --test-dir "$ASAN_DIR" --output-on-failure --timeout 900
+
+step "fuzz every parser of untrusted bytes (libFuzzer, ${BALLAST_FUZZ_SECONDS:-20}s each)"
+bash hack/fuzz.sh 2>&1 | tee "$LOGS/fuzz.txt" || rc=1
 
 if [ -s "$BALLAST_REALNODES_REPORT" ]; then
 	log "real nodes:"
