@@ -23,7 +23,11 @@
 #include "psc/psc.h"
 #include "server/httpd.h"
 
-#define DEADLINE_S 2
+/* Seconds, from the start of an input, by which the server must have answered or closed,
+ * and by which /healthz must have answered again: under libFuzzer's -timeout=5, and
+ * generous, since a loaded CI machine is slow without the server being stuck. */
+#define ANSWER_BY  3.5
+#define HEALTHY_BY 4.7
 
 static char dir[64], cert[96], key[96];
 static struct srv *srv;
@@ -113,12 +117,16 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int dial(int port)
+static int dial(int port, double end)
 {
+    double left = end - now();
+    if (left < 0.1)
+        left = 0.1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = DEADLINE_S};
+    struct timeval tv = {.tv_sec = (time_t)left,
+                         .tv_usec = (long)((left - (double)(time_t)left) * 1e6)};
     int one = 1;
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         abort();
@@ -131,10 +139,10 @@ static int dial(int port)
 /* Sends data in pieces (0 = at once), half-closes, and reads until the server closes.
  * Returns 1 when it closed (or reset) in time, 0 when it neither answered nor closed;
  * the first bytes of the answer go to head. */
-static int exchange(bool tls, const uint8_t *data, size_t size, size_t piece, char *head,
-                    size_t headlen)
+static int exchange(bool tls, const uint8_t *data, size_t size, size_t piece, double end,
+                    char *head, size_t headlen)
 {
-    int fd = dial(tls ? tport : hport);
+    int fd = dial(tls ? tport : hport, end);
     SSL *ssl = NULL;
     int closed = 1;
     size_t got = 0;
@@ -159,7 +167,6 @@ static int exchange(bool tls, const uint8_t *data, size_t size, size_t piece, ch
     if (tls)
         SSL_shutdown(ssl);
     shutdown(fd, SHUT_WR);
-    double end = now() + DEADLINE_S;
     for (;;) {
         char b[4096];
         int n = tls ? SSL_read(ssl, b, sizeof b) : (int)recv(fd, b, sizeof b, 0);
@@ -196,13 +203,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool tls = data[0] & 1;
     size_t piece = (size_t)(data[0] >> 1) & 0x1f;
     char head[64];
-    if (!exchange(tls, data + 1, size - 1, piece, head, sizeof head))
+    double t0 = now();
+    if (!exchange(tls, data + 1, size - 1, piece, t0 + ANSWER_BY, head, sizeof head))
         fail(tls ? "the webhook listener neither answered nor closed"
                  : "the plain listener neither answered nor closed",
              data, size);
     static const uint8_t probe[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-    if (!exchange(false, probe, sizeof probe - 1, 0, head, sizeof head) ||
-        strncmp(head, "HTTP/1.1 200", 12) != 0)
-        fail("/healthz does not answer any more", data, size);
+    for (;;) {
+        if (exchange(false, probe, sizeof probe - 1, 0, t0 + HEALTHY_BY, head, sizeof head) &&
+            strncmp(head, "HTTP/1.1 200", 12) == 0)
+            break;
+        if (now() >= t0 + HEALTHY_BY)
+            fail("/healthz does not answer any more", data, size);
+        usleep(50 * 1000);
+    }
     return 0;
 }
