@@ -31,7 +31,7 @@ static struct {
     int nsteps, next;
     pthread_mutex_t mu;
     struct buf log; /* every request, head and body */
-    volatile int quit;
+    int quit;       /* __atomic: teardown sets it, the server thread polls it */
 } srv;
 
 static double now(void)
@@ -75,7 +75,7 @@ static int read_request(int fd)
 static void *serve(void *arg)
 {
     (void)arg;
-    while (!srv.quit) {
+    while (!__atomic_load_n(&srv.quit, __ATOMIC_ACQUIRE)) {
         int fd = accept(srv.lfd, NULL, NULL);
         if (fd < 0)
             break;
@@ -97,7 +97,8 @@ static void *serve(void *arg)
                 if (s->piece)
                     usleep(1000);
             }
-            for (int t = 0; t < s->hold_ms && !srv.quit; t += 10)
+            for (int t = 0; t < s->hold_ms && !__atomic_load_n(&srv.quit, __ATOMIC_ACQUIRE);
+                 t += 10)
                 usleep(10 * 1000);
         }
         close(fd);
@@ -105,9 +106,12 @@ static void *serve(void *arg)
     return NULL;
 }
 
-/* The server thread may still be sending when a test returns (the client hung up early):
- * it works on copies that live until teardown. */
+/* The server thread may still be sending when a test returns (the client hung up early) or
+ * scripts again: it works on copies that live until teardown (a new script retires the old
+ * ones to `retired`, never frees them under the sender). */
 static struct step copies[8];
+static char *retired[64];
+static int nretired;
 static void script(const struct step *steps, int n)
 {
     ck_assert_int_le(n, 8);
@@ -116,7 +120,10 @@ static void script(const struct step *steps, int n)
         size_t len = steps[i].len ? steps[i].len : strlen(steps[i].raw);
         char *raw = malloc(len + 1);
         memcpy(raw, steps[i].raw, len + 1);
-        free((char *)copies[i].raw);
+        if (copies[i].raw) {
+            ck_assert_int_lt(nretired, 64);
+            retired[nretired++] = (char *)copies[i].raw;
+        }
         copies[i] = steps[i];
         copies[i].raw = raw;
         copies[i].len = len;
@@ -155,7 +162,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    srv.quit = 1;
+    __atomic_store_n(&srv.quit, 1, __ATOMIC_RELEASE);
     shutdown(srv.lfd, SHUT_RDWR);
     close(srv.lfd);
     pthread_join(srv.th, NULL);
@@ -164,6 +171,9 @@ static void teardown(void)
         free((char *)copies[i].raw);
         copies[i].raw = NULL;
     }
+    for (int i = 0; i < nretired; i++)
+        free(retired[i]);
+    nretired = 0;
     kube_client_free(kc);
     kube_config_free(cfg);
 }
