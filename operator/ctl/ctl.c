@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "act/act.h"
+#include "base/flag.h"
 #include "base/log.h"
 #include "ctl/compact.h"
 #include "ctl/reconcile.h"
@@ -361,7 +362,7 @@ static void *worker_main(void *arg)
         return NULL;
     }
     kube_client_set_write_guard(kc, ctl_leading, c);
-    while (!*c->stop) {
+    while (!flag_get(c->stop)) {
         char *key = kube_wq_get(c->q, 1.0);
         metrics_gauge_set(c->mb.workqueue_depth, NULL, (double)kube_wq_len(c->q));
         if (key == NULL)
@@ -644,11 +645,11 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
 
     /* Wait for the caches: a plan from a half-filled cache would create what exists. */
     log_info("waiting for caches to sync");
-    while (!*stop && !all_synced(c)) {
+    while (!flag_get(stop) && !all_synced(c)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (*stop)
+    if (flag_get(stop))
         goto out;
     if (c->srv)
         srv_set_ready(c->srv, true);
@@ -692,7 +693,7 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
     }
 
     unsigned long last_restarts[K_COUNT] = {0};
-    while (!*stop) {
+    while (!flag_get(stop)) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         for (int k = 0; k < K_COUNT; k++) {

@@ -1,3 +1,4 @@
+
 /* client.c — the REST client: one curl easy handle per kube_client (so connections are reused),
  * the verbs on any group/version/resource, the API's Status as the error, and retries with
  * jittered back-off only where repeating the request cannot do harm. Never logs a token. */
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/flag.h"
 #include "base/log.h"
 
 #define MAX_BODY          (256u << 20) /* a bad server must not exhaust our memory */
@@ -339,7 +341,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 
 static int stop_requested(const struct xfer *x)
 {
-    return x->sq && x->sq->stop && *x->sq->stop;
+    return x->sq && flag_get(x->sq->stop);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -426,14 +428,14 @@ static long backoff_ms(struct kube_client *c, int attempt, long retry_after)
 static int sleep_ms(long ms, volatile int *stop)
 {
     while (ms > 0) {
-        if (stop && *stop)
+        if (flag_get(stop))
             return 1;
         long slice = stop ? (ms < 100 ? ms : 100) : ms;
         struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         ms -= slice;
     }
-    return stop && *stop;
+    return flag_get(stop);
 }
 
 static int is_json(const char *ctype)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/flag.h"
 #include "base/log.h"
 
 struct kube_informer {
@@ -180,7 +181,7 @@ static int relist(struct kube_informer *inf, char *rv, size_t rv_len, struct err
 static int on_event(enum kube_event_type t, const cJSON *obj, void *ud)
 {
     struct kube_informer *inf = ud;
-    if (inf->stop)
+    if (flag_get(&inf->stop))
         return ERR_CANCELLED;
     if (t == KUBE_ADDED || t == KUBE_MODIFIED) {
         cJSON *copy = cJSON_Duplicate(obj, 1);
@@ -220,7 +221,7 @@ static void pause_for(struct kube_informer *inf, double seconds)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&inf->mu);
-    while (!inf->stop) {
+    while (!flag_get(&inf->stop)) {
         if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) != 0)
             break;
     }
@@ -246,7 +247,7 @@ static void *run(void *arg)
     struct kube_informer *inf = arg;
     char rv[128] = "";
     int need_list = 1, failures = 0, watches = 0;
-    while (!inf->stop) {
+    while (!flag_get(&inf->stop)) {
         struct err e = {0};
         if (need_list) {
             if (relist(inf, rv, sizeof rv, &e) < 0) {
@@ -268,7 +269,7 @@ static void *run(void *arg)
         }
         double started = mono_now();
         int rc = kube_watch(inf->kc, inf->res, inf->ns, &wo, on_event, inf, rv, sizeof rv, &e);
-        if (inf->stop)
+        if (flag_get(&inf->stop))
             break;
         if (rc == 0) {
             failures = 0;
@@ -300,7 +301,7 @@ int kube_informer_start(struct kube_informer *inf, struct err *e)
         return err_set(e, ERR_INVALID, "informer: NULL");
     if (inf->running)
         return err_set(e, ERR_INVALID, "informer for %s: already started", inf->what);
-    inf->stop = 0;
+    flag_set(&inf->stop, 0);
     if (pthread_create(&inf->th, NULL, run, inf) != 0)
         return err_set(e, ERR_IO, "informer for %s: cannot start its thread", inf->what);
     inf->running = 1;
@@ -312,7 +313,7 @@ void kube_informer_request_stop(struct kube_informer *inf)
     if (!inf || !inf->running)
         return;
     pthread_mutex_lock(&inf->mu);
-    inf->stop = 1;
+    flag_set(&inf->stop, 1);
     pthread_cond_broadcast(&inf->cv);
     pthread_mutex_unlock(&inf->mu);
 }
@@ -357,7 +358,7 @@ int kube_informer_wait_synced(struct kube_informer *inf, double timeout, volatil
         return 0;
     double end = mono_now() + timeout;
     pthread_mutex_lock(&inf->mu);
-    while (!inf->synced && !(stop && *stop)) {
+    while (!inf->synced && !flag_get(stop)) {
         double left = end - mono_now();
         if (left <= 0)
             break;

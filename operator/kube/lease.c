@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/flag.h"
 #include "base/log.h"
 #include "base/num.h"
 #include "kube/client.h"
@@ -491,7 +492,7 @@ static void sleep_until_stop(struct kube_lease *l, double seconds)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&l->mu);
-    while (!l->stop) {
+    while (!flag_get(&l->stop)) {
         if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) != 0)
             break; /* timed out */
     }
@@ -514,7 +515,7 @@ static void lose(struct kube_lease *l, const char *why)
 static void *run(void *arg)
 {
     struct kube_lease *l = arg;
-    while (!l->stop) {
+    while (!flag_get(&l->stop)) {
         struct err e = {0};
         int rc = attempt(l, &e);
         pthread_mutex_lock(&l->mu);
@@ -566,7 +567,7 @@ int kube_lease_start(struct kube_lease *l, struct err *e)
         return err_set(e, ERR_INVALID, "lease: NULL");
     if (l->running)
         return err_set(e, ERR_INVALID, "lease: already started");
-    l->stop = 0;
+    flag_set(&l->stop, 0);
     if (pthread_create(&l->th, NULL, run, l) != 0)
         return err_set(e, ERR_IO, "lease: cannot start the election thread");
     l->running = 1;
@@ -578,7 +579,7 @@ void kube_lease_stop(struct kube_lease *l)
     if (!l || !l->running)
         return;
     pthread_mutex_lock(&l->mu);
-    l->stop = 1;
+    flag_set(&l->stop, 1);
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->th, NULL);

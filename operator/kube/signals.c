@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* kube_watch polls a volatile int; on Linux sig_atomic_t is an int, so the write is atomic. */
+#include "base/flag.h"
+
+/* kube_watch polls a volatile int (through base/flag.h: atomic loads and stores, lock-free, so
+ * the handler may set it); on Linux sig_atomic_t is an int. */
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int");
 
 static volatile int stop_flag;
@@ -32,7 +35,7 @@ static void on_signal(int sig)
 {
     (void)sig;
     nsignals++;
-    stop_flag = 1;
+    flag_set(&stop_flag, 1);
     poke();
 }
 
@@ -56,7 +59,7 @@ int kube_sig_setup(struct err *e)
     }
     signal(SIGPIPE, SIG_IGN);
     installed = 1;
-    if (stop_flag)
+    if (flag_get(&stop_flag))
         poke(); /* a stop asked for before setup must still wake pollers */
     return 0;
 }
@@ -71,7 +74,7 @@ void kube_sig_teardown(void)
     close(pipefd[1]);
     pipefd[0] = pipefd[1] = -1;
     installed = 0;
-    stop_flag = 0;
+    flag_set(&stop_flag, 0);
     nsignals = 0;
 }
 
@@ -82,7 +85,7 @@ volatile int *kube_sig_stop_flag(void)
 
 int kube_sig_stopping(void)
 {
-    return stop_flag != 0;
+    return flag_get(&stop_flag);
 }
 
 int kube_sig_count(void)
@@ -92,7 +95,7 @@ int kube_sig_count(void)
 
 void kube_sig_request_stop(void)
 {
-    stop_flag = 1;
+    flag_set(&stop_flag, 1);
     poke();
 }
 
@@ -103,22 +106,22 @@ int kube_sig_fd(void)
 
 int kube_sig_wait(double timeout)
 {
-    if (stop_flag)
+    if (flag_get(&stop_flag))
         return 1;
     if (pipefd[0] < 0) {
         /* no pipe yet: sleep in short steps so a request_stop is still noticed */
         double left = timeout < 0 ? 1e18 : timeout;
-        while (!stop_flag && left > 0) {
+        while (!flag_get(&stop_flag) && left > 0) {
             usleep(50 * 1000);
             left -= 0.05;
         }
-        return stop_flag != 0;
+        return flag_get(&stop_flag);
     }
     struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
     int ms = timeout < 0 ? -1 : timeout > 86400 ? 86400000 : (int)(timeout * 1000.0);
     while (poll(&p, 1, ms) < 0 && errno == EINTR) {
-        if (stop_flag)
+        if (flag_get(&stop_flag))
             return 1;
     }
-    return stop_flag != 0;
+    return flag_get(&stop_flag);
 }

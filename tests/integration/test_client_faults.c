@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/flag.h"
 #include "kube/watch.h"
 #include "kubetest.h"
 
@@ -345,7 +346,7 @@ START_TEST(test_cancel_while_stalled)
     watch_start(&w);
     usleep(500 * 1000);
     double t0 = kt_now();
-    w.stop = 1;
+    flag_set(&w.stop, 1);
     watch_join(&w);
     ck_assert_msg(w.rc == ERR_CANCELLED, "rc %d: %s", w.rc, w.e.msg);
     ck_assert_msg(w.ended - t0 < 1.5, "cancel took %.2fs", w.ended - t0);
@@ -367,7 +368,7 @@ START_TEST(test_injected_410)
     watch_start(&w);
     for (int i = 0; i < 100 && w.events == 0; i++)
         usleep(50 * 1000);
-    w.stop = 1;
+    flag_set(&w.stop, 1);
     watch_join(&w);
     ck_assert_int_eq(w.rc, ERR_CANCELLED);
     ck_assert_int_gt(w.events, 0);

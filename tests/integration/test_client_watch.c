@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/flag.h"
 #include "kube/watch.h"
 #include "kubetest.h"
 
@@ -177,7 +178,7 @@ START_TEST(test_events_in_order_and_cancel)
 
     /* Cancel: the stop flag ends an idle watch within about a second. */
     double t0 = kt_now();
-    w.stop = 1;
+    flag_set(&w.stop, 1);
     pthread_join(w.th, NULL);
     w.joined = 1;
     ck_assert_int_eq(w.rc, ERR_CANCELLED);

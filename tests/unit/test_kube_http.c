@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/flag.h"
 #include "kube/watch.h"
 
 /* One scripted answer: raw bytes (headers and body), sent in pieces of `piece` bytes. */
@@ -470,7 +471,7 @@ static void *flip_after(void *arg)
 {
     struct flip *f = arg;
     usleep((useconds_t)f->ms * 1000);
-    *f->stop = 1;
+    flag_set(f->stop, 1);
     return NULL;
 }
 
