@@ -3,8 +3,9 @@
 # (Debian packages, control-plane binaries, Kafka jars; cached after the first run),
 # builds with ASan+UBSan, runs unit and integration tests (ctest, against a real local
 # control plane; the realnodes label on three real nodes with images built from this
-# repository), then runs the unit tests again under valgrind, and every fuzz target for a
-# bounded time (hack/fuzz.sh). Exit code: ctest's, or 1 when fuzzing failed.
+# repository), then runs the unit tests again under valgrind, every fuzz target for a
+# bounded time (hack/fuzz.sh), and the threaded unit tests under ThreadSanitizer.
+# Exit code: ctest's, or 1 when fuzzing or the ThreadSanitizer run failed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BALLAST_ROOT"
@@ -63,6 +64,21 @@ run_ctest "$LOGS/asan.txt" --test-dir "$ASAN_DIR" --output-on-failure --timeout 
 
 step "fuzz every parser of untrusted bytes (libFuzzer, ${BALLAST_FUZZ_SECONDS:-20}s each)"
 bash hack/fuzz.sh 2>&1 | tee "$LOGS/fuzz.txt" || rc=1
+
+# The unit tests of threaded code (ctest label `threaded`) once more, under ThreadSanitizer.
+# Only those are built; a failed build counts as a failed run.
+TSAN_DIR="$BALLAST_ROOT/build/tsan"
+step "threaded unit tests under ThreadSanitizer (build/tsan)"
+if cmake -S . -B "$TSAN_DIR" -G Ninja -DBALLAST_TSAN=ON -DBALLAST_INTEGRATION=OFF \
+	-DBALLAST_REALNODES=OFF >/dev/null &&
+	tsan_tests=$(ctest --test-dir "$TSAN_DIR" -L threaded -N | sed -nE 's|.*Test +#[0-9]+: unit/(test_[a-z_]+).*|\1|p') &&
+	[ -n "$tsan_tests" ] && cmake --build "$TSAN_DIR" -j "$JOBS" --target $tsan_tests; then
+	TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" ASAN_OPTIONS= \
+		run_ctest "$LOGS/tsan.txt" --test-dir "$TSAN_DIR" -L threaded --output-on-failure -j "$JOBS"
+else
+	log "the ThreadSanitizer build failed"
+	rc=1
+fi
 
 if [ -s "$BALLAST_REALNODES_REPORT" ]; then
 	log "real nodes:"
