@@ -34,7 +34,7 @@ static const char JMX[] =
 #define JMX_SAMPLES 9
 
 /* Lines captured from a real Kafka 3.9.1 broker with JMX exporter 1.0.1 and
- * hack/kafka/jmx-exporter.yaml (no trailing commas in this version). */
+ * the exporter rules ballast renders (no trailing commas in this version). */
 static const char JMX_1_0[] =
     "# HELP jmx_exporter_build_info JMX Exporter build information\n"
     "# TYPE jmx_exporter_build_info gauge\n"

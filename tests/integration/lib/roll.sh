@@ -1,5 +1,5 @@
-# tests/integration/lib/roll.sh — helpers for the rolling-restart tests (test_roll_*.sh,
-# test_kafka_roll.sh), on top of lib/e2e.sh: the member-watch witness (never more than
+# tests/integration/lib/roll.sh — helpers for the rolling-restart tests (test_roll_*.sh and
+# test_psc_roll.sh), on top of lib/e2e.sh: the member-watch witness (never more than
 # one member down), pod uid/label snapshots, an operator that can be SIGKILLed and
 # started again, and a cleanup that stops every extra process a roll test started.
 # Sourced, never run.
@@ -8,7 +8,7 @@ source "$BALLAST_SOURCE_DIR/tests/integration/lib/e2e.sh"
 
 ROLL_WATCH="$BALLAST_SOURCE_DIR/tests/support/member-watch.py"
 ROLL_WATCH_PID=""
-ROLL_EXTRA_PIDS=() # other background processes of the test (producer, bridge, ...)
+ROLL_EXTRA_PIDS=() # other background processes of the test (fake members, ...)
 ROLL_CLEANUP_HOOK="" # a command run after those stopped, before e2e's cleanup
 
 # roll_init NAME — e2e_init, plus a cleanup that first stops the witness and every pid
