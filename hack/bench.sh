@@ -26,7 +26,8 @@
 # BALLAST_BENCH_WORKERS (ballast --workers, default ballast's own), BALLAST_BENCH_TIMEOUT
 # (seconds to wait for all Ready, default 3600), BALLAST_BENCH_KEEP=1 (leave the cluster up),
 # BALLAST_BENCH_APPEND=1 (add to results.tsv instead of starting it afresh: runs of several
-# invocations in one table). `hack/bench.sh table` prints the table of results.tsv again.
+# invocations in one table), BALLAST_BENCH_STS=0 (ballast only, no StatefulSet phase).
+# `hack/bench.sh table` prints the table of results.tsv again.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -78,7 +79,10 @@ cleanup() {
 		bash "$BALLAST_ROOT/hack/local-cluster.sh" down >/dev/null 2>&1
 	fi
 }
-trap cleanup EXIT
+# Only a run owns the cluster: `bench.sh table` must never take it down.
+if [ "${1:-}" != table ]; then
+	trap cleanup EXIT
+fi
 
 # ---- ballast, its /metrics and its /proc ----
 
@@ -362,8 +366,8 @@ cols = [("ballast: all Ready", "ballast_ready_s", " s"), ("StatefulSet: all Read
         ("…after its pods Ready", "new_psc_after_pods_s", " s"),
         ("restart: caught up", "restart_caught_up_s", " s"), ("restart: writes", "restart_writes", ""),
         ("restart: peak RSS", "restart_peak_rss_mib", " MiB")]
-runs = max((len(v) for v in rows.values()), default=0)
-print(f"Medians of {runs} run(s); (load …) = 1-minute load average when each run's figure was taken.\n")
+print("Median of the runs of each cell; (load …) lists the 1-minute load average when each run's "
+      "figure was taken, one per run.\n")
 print("| figure | " + " | ".join(f"{n} × {m}" for n, m in cases) + " |")
 print("|---|" + "---|" * len(cases))
 for title, key, unit in cols:
@@ -380,6 +384,7 @@ if [ "${1:-}" = table ]; then
 	print_table
 	exit 0
 fi
+
 mkdir -p "$BENCH_DIR"
 if [ -n "${BALLAST_BENCH_BINARY:-}" ]; then
 	BINARY=$BALLAST_BENCH_BINARY
@@ -408,7 +413,7 @@ for run in $(seq 1 "$BENCH_RUNS"); do
 	for n in $BENCH_N; do
 		for m in $BENCH_MEMBERS; do
 			bench_ballast "$run" "$n" "$m"
-			bench_sts "$run" "$n" "$m"
+			[ "${BALLAST_BENCH_STS:-1}" = 0 ] || bench_sts "$run" "$n" "$m"
 		done
 	done
 done
