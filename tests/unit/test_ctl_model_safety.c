@@ -27,14 +27,13 @@
 #include "psc/psc.h"
 #include "timescale.h"
 
-#define NS        "streaming"
-#define MAXM      8 /* ordinals 0..7 */
-#define NNODES    6 /* two per zone */
-#define TRACE     20
-#define STEP_SECS 5
-#define MISS_BOUND                                                                                \
-    12 /* leader passes a wanted member may stay without a pod (faults included) */
-#define CONVERGE_BOUND 200 /* steps to converge once faults stop */
+#define NS                     "streaming"
+#define MAXM                   8 /* ordinals 0..7 */
+#define NNODES                 6 /* two per zone */
+#define TRACE                  20
+#define STEP_SECS              5
+#define MISS_BOUND             12 /* leader passes a wanted member may stay without a pod (faults included) */
+#define CONVERGE_BOUND         200 /* steps to converge once faults stop */
 #define STATUS_WRITES_PER_PASS 3
 
 static const char *const ZONE[] = {"zone-a", "zone-b", "zone-c"};
@@ -53,14 +52,14 @@ struct truth {
     int term_left;    /* terminating: steps until the kubelet removes the pod */
     bool ready;       /* the Ready condition last written */
     time_t ready_since;
-    int partitions;  /* hosted partitions (on the volume) */
-    int assign_in;   /* steps until partitions are assigned to a new member */
-    int drain_in;    /* steps until an extra member is drained by the admin */
-    int unreadable;  /* steps of unreadable metrics */
-    int lag;         /* steps of lagging metrics */
+    int partitions; /* hosted partitions (on the volume) */
+    int assign_in;  /* steps until partitions are assigned to a new member */
+    int drain_in;   /* steps until an extra member is drained by the admin */
+    int unreadable; /* steps of unreadable metrics */
+    int lag;        /* steps of lagging metrics */
     int urp_spike, offline_spike;
-    bool had_pod;     /* a pod existed at some point (for "missing") */
-    int missing;      /* consecutive leader passes the wanted member had no pod */
+    bool had_pod;                     /* a pod existed at some point (for "missing") */
+    int missing;                      /* consecutive leader passes the wanted member had no pod */
     struct plan_reading hist_g[4][2]; /* last readings: [age][gate] */
     struct plan_reading hist_d[4], hist_b[4];
     bool hist_scraped[4];
@@ -193,12 +192,12 @@ static void print_trace(struct model *m)
         fprintf(stderr, "  [%d] %s\n", s, m->trace[s % TRACE]);
     }
     const cJSON *k;
-    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(
-                              cJSON_GetObjectItemCaseSensitive(world_psc(m), "status"),
-                              "conditions"))
-    fprintf(stderr, "  status %s=%s %s: %s\n", jget_str(k, "type", NULL),
-            jget_str(k, "status", NULL), jget_str(k, "reason", NULL),
-            jget_str(k, "message", NULL));
+    cJSON_ArrayForEach(k,
+                       cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(world_psc(m), "status"), "conditions"))
+        fprintf(stderr, "  status %s=%s %s: %s\n", jget_str(k, "type", NULL),
+                jget_str(k, "status", NULL), jget_str(k, "reason", NULL),
+                jget_str(k, "message", NULL));
     for (int i = 0; i < MAXM; i++) {
         cJSON *pod = world_pod(m, i);
         if (pod != NULL || m->t[i].partitions > 0)
@@ -710,8 +709,7 @@ static int view_list(struct model *m, const struct kube_res *res, const cJSON **
 
 static void run_pass(struct model *m)
 {
-    const cJSON *pods[FA_MAX], *pvcs[FA_MAX], *svcs[FA_MAX], *cms[FA_MAX], *pdbs[FA_MAX],
-        *pscs[2];
+    const cJSON *pods[FA_MAX], *pvcs[FA_MAX], *svcs[FA_MAX], *cms[FA_MAX], *pdbs[FA_MAX], *pscs[2];
     m->view_stale = m->stale_next && m->nsnap > 0;
     m->stale_next = false;
     int npods = view_list(m, &KUBE_PODS, pods, FA_MAX);
@@ -753,8 +751,9 @@ static void run_pass(struct model *m)
     int rc = ctl_reconcile_pass(&api, &v, m->h, m->nh, m->now, &out, &e);
     m->in_pass = false;
     cJSON_Delete(psc);
-    tr(m, "| pass%s rc=%d actions=%d writes=%d failed=%d refused=%d%s", m->view_stale ? "(stale)" : "",
-       rc, out.actions, out.writes, out.failed, out.refused, out.not_leading ? " not-leading" : "");
+    tr(m, "| pass%s rc=%d actions=%d writes=%d failed=%d refused=%d%s",
+       m->view_stale ? "(stale)" : "", rc, out.actions, out.writes, out.failed, out.refused,
+       out.not_leading ? " not-leading" : "");
     if (m->pass_status_writes > STATUS_WRITES_PER_PASS)
         violation(m, "%d status writes in one pass", m->pass_status_writes);
     if (rc != 0 && rc != ERR_API && rc != ERR_CANCELLED && rc != ERR_TIMEOUT && rc != ERR_CONFLICT)
@@ -992,7 +991,8 @@ static void events(struct model *m)
     if (chance(m, 0.006) && (i = random_pod(m)) >= 0) {
         char name[32];
         snprintf(name, sizeof name, "orders-%d", i);
-        fa_drop(&m->f, fa_find(&m->f, &KUBE_PODS, NS, name)); /* node lost: the pod object is force-deleted */
+        fa_drop(&m->f, fa_find(&m->f, &KUBE_PODS, NS,
+                               name)); /* node lost: the pod object is force-deleted */
         m->t[i].state = 0;
         m->t[i].uid[0] = '\0';
         tr(m, "pod orders-%d vanished;", i);
@@ -1065,8 +1065,9 @@ static void events(struct model *m)
             stats.edits++;
             m->spec = s;
             write_spec(m);
-            tr(m, "spec: replicas %d image %d config %d restart %d invalid %d paused %d "
-                  "deleteClaim %d;",
+            tr(m,
+               "spec: replicas %d image %d config %d restart %d invalid %d paused %d "
+               "deleteClaim %d;",
                s.replicas, s.image, s.config, s.restart, s.invalid, s.paused, s.delete_claim);
         }
     }
@@ -1129,9 +1130,9 @@ static bool converged(struct model *m, int actions_writes, char *why, size_t n)
     }
     const cJSON *k;
     bool ready = false;
-    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(
-                              cJSON_GetObjectItemCaseSensitive(world_psc(m), "status"),
-                              "conditions"))
+    cJSON_ArrayForEach(k,
+                       cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(world_psc(m), "status"), "conditions"))
     {
         const char *ty = jget_str(k, "type", NULL), *st = jget_str(k, "status", NULL);
         if (ty && st && strcmp(ty, "Ready") == 0)
