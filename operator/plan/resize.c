@@ -193,6 +193,32 @@ int plan_decide_resize(struct pctx *c, struct err *e)
             plan_out_requeue(c, 5);
             return 0;
         }
+    if (top->dead) {
+        /* A pod that has ended never becomes Ready, so it is never seen drained: waiting
+         * for that would wait forever, and every roll with it. It is down already, so
+         * removing it disrupts nothing; its volume is kept, as for a pod that vanished:
+         * nothing says the member was drained before it ended. */
+        int rc = plan_out_action(c, PLAN_EVICT, PLAN_POD, top->name, NULL,
+                                 plan_jstr(top->pod, "metadata", "uid", (const char *)NULL),
+                                 "member removed: its pod has ended");
+        int evict = c->out->nactions;
+        if (rc == 0)
+            rc = remove_rest(c, top, 0);
+        if (rc != 0)
+            return rc;
+        c->disruption = true;
+        snprintf(msg, sizeof msg,
+                 "Scaling down to %d members: removing %s, whose pod has phase %s; its volume "
+                 "is kept.",
+                 replicas, top->name, plan_jstr(top->pod, "status", "phase", (const char *)NULL));
+        plan_cond_set(&c->resizing, true, "ScalingDown", msg);
+        plan_out_requeue(c, 5);
+        rc = plan_out_event(c, PLAN_EVENT_NORMAL, "MemberRemoved",
+                            "Removing member %s (its pod has ended; its volume is kept).",
+                            top->name);
+        plan_event_about(c, "Resizing", evict);
+        return rc;
+    }
     if (!drained(c, top, why, sizeof why)) {
         snprintf(msg, sizeof msg, "Scaling down to %d members: %s.", replicas, why);
         const cJSON *prev = plan_prev_condition(c->psc, "Resizing");

@@ -301,6 +301,53 @@ START_TEST(test_vanished_member_keeps_volume)
 }
 END_TEST
 
+/* Table: a leaving member whose pod has ended (phase Failed or Succeeded) never becomes
+ * Ready, so waiting for it to drain waits forever, and a roll waits behind it. Its pod is
+ * removed (evicted: it is down already) with its Service; its volume is kept, as for a pod
+ * that vanished: nothing says it was drained. Found by the model test (seeds 152, 162). */
+START_TEST(test_dead_leaving_member_is_removed)
+{
+    static const struct {
+        const char *phase;
+        bool delete_claim, roll;
+    } cases[] = {
+        {"Failed", false, false},
+        {"Failed", true, false},
+        {"Succeeded", true, false},
+        {"Failed", false, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct tk t;
+        setup(&t, 4);
+        t.psc.spec.delete_claim_on_scale_down = cases[k].delete_claim;
+        t.psc.spec.replicas = 3;
+        t.psc.generation++;
+        if (cases[k].roll)
+            tk_roll_to(&t, "apache/kafka:3.9.1");
+        cJSON *pod = tk_get(&t, PLAN_POD, "orders-3");
+        cJSON *st = cJSON_GetObjectItemCaseSensitive(pod, "status");
+        cJSON_ReplaceItemInObjectCaseSensitive(st, "phase", cJSON_CreateString(cases[k].phase));
+        t.gates[3][0].value = 0;
+        t.health[3].scraped = false; /* an ended pod answers no scrape */
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_msg(tk_action(t.plan, PLAN_EVICT, PLAN_POD, "orders-3") != NULL,
+                      "case %zu: the ended pod of a leaving member is removed (%s)", k,
+                      tk_cond(t.plan->status, "Resizing", "message"));
+        ck_assert_ptr_nonnull(tk_action(t.plan, PLAN_DELETE, PLAN_SERVICE, "orders-3"));
+        ck_assert_int_eq(tk_count(t.plan, PLAN_DELETE, PLAN_PVC), 0);
+        ck_assert_int_eq(t.plan->restart.set, 0);
+        tk_apply(&t);
+        t.health[3].scraped = true;
+        ck_assert_int_le(tk_converge(&t, 12), 12);
+        ck_assert_ptr_null(tk_get(&t, PLAN_POD, "orders-3"));
+        ck_assert_ptr_nonnull(tk_get(&t, PLAN_PVC, "data-orders-3"));
+        ck_assert_str_eq(tk_cond(t.psc.status, "Resizing", "status"), "False");
+        ck_assert_str_eq(tk_cond(t.psc.status, "Rolling", "status"), "False");
+        tk_free(&t);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plan_resize");
@@ -312,6 +359,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_scale_down_with_roll);
     tcase_add_test(tc, test_scale_down_only_when_safe);
     tcase_add_test(tc, test_vanished_member_keeps_volume);
+    tcase_add_test(tc, test_dead_leaving_member_is_removed);
     suite_add_tcase(s, tc);
     return s;
 }
