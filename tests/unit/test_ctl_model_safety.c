@@ -1,7 +1,7 @@
 /* test_ctl_model_safety.c — model-based safety test (issue 11): the real reconcile pass
  * (psc_parse, plan_compute, act_execute through ctl_reconcile_pass) runs step after step
  * against a simulated cluster: the in-memory API server of fakeapi.h (its evictions
- * refereed by a PodDisruptionBudget of maxUnavailable 1) plus a small world model of
+ * refereed by the PodDisruptionBudget ballast renders) plus a small world model of
  * what kubelets, brokers, exporters, nodes, people and other operator replicas do.
  * Per seed, each step draws random events — readiness blips, pods dying, brokers
  * recovering, metrics unreadable or lagging, API errors (409, 429, 500, timeouts, some
@@ -445,11 +445,14 @@ static bool down_in_view(struct model *m, int j)
     return v->pod && (!v->ready || v->terminating);
 }
 
+/* In the world, a missing member counts when it holds data: one that never served yet (a
+ * scale-up's new member before its partitions are assigned) is no replica down. (The
+ * PDB cannot know of a new member before ballast's next pass updates it.) */
 static bool down_in_world(struct model *m, int j, int wanted)
 {
     const cJSON *pod = world_pod(m, j);
     if (pod == NULL)
-        return j < wanted;
+        return j < wanted && m->t[j].partitions > 0;
     return !obj_ready(pod);
 }
 
