@@ -299,16 +299,24 @@ int plan_sync_children(struct pctx *c, struct err *e)
         0)
         return rc;
 
-    static const char *const pdb_fields[] = {"spec.maxUnavailable", "spec.selector", NULL};
+    static const char *const pdb_fields[] = {"spec.minAvailable", "spec.selector", NULL};
     cJSON *pdb = plan_render_pdb(c);
     have = find_named(in->pdbs, in->npdbs, c->psc->name);
+    const cJSON *min = plan_jget(pdb, "spec", "minAvailable", (const char *)NULL);
     bool same =
-        pdb != NULL && have != NULL && meta_match(c, pdb, have) &&
-        num_is(plan_jget(have, "spec", "maxUnavailable", (const char *)NULL), 1) &&
+        pdb != NULL && have != NULL && meta_match(c, pdb, have) && cJSON_IsNumber(min) &&
+        num_is(plan_jget(have, "spec", "minAvailable", (const char *)NULL), min->valuedouble) &&
+        plan_jget(have, "spec", "maxUnavailable", (const char *)NULL) == NULL &&
         cJSON_Compare(plan_jget(pdb, "spec", "selector", "matchLabels", (const char *)NULL),
                       plan_jget(have, "spec", "selector", "matchLabels", (const char *)NULL), true);
+    int before = c->out->nactions;
     if ((rc = converge(c, PLAN_PDB, pdb, have, same, pdb_fields, "one member down at most")) != 0)
         return rc;
+    if (c->out->nactions > before && c->out->actions[before].verb == PLAN_UPDATE)
+        /* a PDB sets minAvailable or maxUnavailable, never both (and older ballast set max) */
+        cJSON_DeleteItemFromObjectCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(c->out->actions[before].object, "spec"),
+            "maxUnavailable");
 
     for (int i = 0; i < c->nm; i++) {
         const struct pmember *m = &c->m[i];

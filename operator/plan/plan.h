@@ -23,7 +23,7 @@
  *                             the PVC with BALLAST_CLUSTER_ID; container "engine" runs
  *                             /opt/kafka/bin/kafka-server-start.sh on it, the JMX exporter
  *                             agent via KAFKA_OPTS; Ready = brokerstate 3 (RUNNING).
- *   PDB        <psc>          maxUnavailable 1.
+ *   PDB        <psc>          minAvailable = members that exist or should exist - 1.
  */
 #ifndef BALLAST_PLAN_PLAN_H
 #define BALLAST_PLAN_PLAN_H

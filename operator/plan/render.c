@@ -356,12 +356,20 @@ cJSON *plan_render_member_service(struct pctx *c, const struct pmember *m)
     return o;
 }
 
+/* minAvailable = every member that exists or should exist, less one. Not maxUnavailable:
+ * the API server counts that against spec.replicas (the scale subresource) while the
+ * healthy pod of a member that is leaving still counts as healthy, so during a scale-down
+ * a drain could take a wanted member down while another one is missing. */
 cJSON *plan_render_pdb(struct pctx *c)
 {
+    int members = 0;
+    for (int i = 0; i < c->nm; i++)
+        members += c->m[i].wanted || c->m[i].pod != NULL;
     cJSON *o = new_object(c, "policy/v1", "PodDisruptionBudget", c->psc->name, labels_common(c));
     cJSON *spec = o ? plan_jobj_add(o, "spec") : NULL;
     cJSON *sel = spec ? plan_jobj_add(spec, "selector") : NULL;
-    if (sel == NULL || plan_jset(spec, "maxUnavailable", cJSON_CreateNumber(1)) != 0 ||
+    if (sel == NULL ||
+        plan_jset(spec, "minAvailable", cJSON_CreateNumber(members > 0 ? members - 1 : 0)) != 0 ||
         plan_jset(sel, "matchLabels", member_selector(c)) != 0) {
         cJSON_Delete(o);
         return NULL;

@@ -373,7 +373,8 @@ static inline const char *fa_label(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The PDB's verdict, as the eviction subresource gives it (maxUnavailable 1, policy
+/* The PDB's verdict, as the eviction subresource gives it (the stored PDB's minAvailable,
+ * else maxUnavailable 1 over expected_members; policy
  * IfHealthyBudget): a pod that ended goes at once; otherwise at most one selected pod may
  * be unhealthy after the eviction, counting missing pods as unhealthy. */
 static inline bool fa_pdb_allows(struct fa *f, const cJSON *pod)
@@ -394,6 +395,12 @@ static inline bool fa_pdb_allows(struct fa *f, const cJSON *pod)
     }
     int expected = f->expected_members > 0 ? f->expected_members : present;
     int desired = expected - 1;
+    for (int i = 0; i < f->n; i++) { /* a stored PDB with minAvailable says it itself */
+        const cJSON *min = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(f->objs[i].obj, "spec"), "minAvailable");
+        if (f->objs[i].res == &KUBE_PDBS && cJSON_IsNumber(min))
+            desired = (int)min->valuedouble;
+    }
     if (!fa_pod_ready(pod))
         return healthy >= desired; /* an unhealthy pod may go while the budget holds */
     return healthy - 1 >= desired;

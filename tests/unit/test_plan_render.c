@@ -230,7 +230,8 @@ START_TEST(test_services_pvc_pdb)
         cJSON_GetObjectItemCaseSensitive(at(v2, "metadata.labels"), PSC_LABEL_ZONE)->valuestring,
         "zone-c");
     const cJSON *pdb = tk_action(t.plan, PLAN_CREATE, PLAN_PDB, "orders")->object;
-    ck_assert_int_eq((int)at_num(pdb, "spec.maxUnavailable"), 1);
+    ck_assert_int_eq((int)at_num(pdb, "spec.minAvailable"), 2);
+    ck_assert_ptr_null(at(pdb, "spec.maxUnavailable"));
     ck_assert_int_eq(cJSON_GetArraySize(at(pdb, "spec.selector.matchLabels")), 2);
     tk_free(&t);
 }
@@ -347,8 +348,7 @@ START_TEST(test_drift)
     /* someone edits the selector and the PDB's budget: both updated */
     cJSON_ReplaceItemInObjectCaseSensitive(spec, "selector",
                                            cJSON_Parse("{\"app\":\"something-else\"}"));
-    cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)at(pdb, "spec"), "maxUnavailable",
-                                           cJSON_CreateNumber(3));
+    cJSON_AddNumberToObject((cJSON *)at(pdb, "spec"), "maxUnavailable", 3);
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->nactions, 2);
     const struct plan_action *u = tk_action(t.plan, PLAN_UPDATE, PLAN_SERVICE, "orders-1");
@@ -360,7 +360,8 @@ START_TEST(test_drift)
     const struct plan_action *uc = tk_action(t.plan, PLAN_UPDATE, PLAN_PDB, "orders");
     ck_assert_ptr_nonnull(uc);
     ck_assert_str_eq(at_str(uc->object, "metadata.labels.team"), "payments");
-    ck_assert_int_eq((int)at_num(uc->object, "spec.maxUnavailable"), 1);
+    ck_assert_int_eq((int)at_num(uc->object, "spec.minAvailable"), 2);
+    ck_assert_ptr_null(at(uc->object, "spec.maxUnavailable"));
     tk_apply(&t);
     ck_assert_int_eq(tk_plan(&t), 0);
     ck_assert_int_eq(t.plan->nactions, 0);
