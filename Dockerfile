@@ -29,7 +29,7 @@ FROM debian:bookworm-slim AS runtime
 # ballast against it directly) and the CA bundle for API servers with public certificates.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcurl4 libcjson1 libyaml-0-2 libwebsockets17 libcap2 ca-certificates \
+      libcurl4 libssl3 libcjson1 libyaml-0-2 libwebsockets17 libcap2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/ballast /usr/local/bin/ballast
 LABEL org.opencontainers.image.title="ballast" \

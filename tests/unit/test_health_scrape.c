@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "health/scrape.h"
+#include "timescale.h"
 
 #define URP     "kafka_server_replicamanager_underreplicatedpartitions"
 #define OFFLINE "kafka_controller_kafkacontroller_offlinepartitionscount"
@@ -280,7 +281,9 @@ START_TEST(test_scrape_big_body_streamed)
     server_start(&srv, SERVE_BIG_VALID);
     struct scrape_target t = {"orders-0", "127.0.0.1", srv.port, "/metrics"};
     struct scrape_opts o = READ_OPTS;
-    o.timeout_ms = 20000;
+    /* a bound on "never answers": several MiB in small pieces took > 20 s under valgrind
+     * on a loaded machine (seen in a CI run), so the limit stretches with the time scale */
+    o.timeout_ms = (long)(20000 * test_time_scale());
     struct scrape_result r;
     struct err e = {0};
     ck_assert_msg(scrape_all(&t, 1, &o, &r, &e) == 0, "%s", e.msg);
