@@ -247,9 +247,8 @@ static int gc_configs(struct pctx *c, const char *current)
         if (name == NULL || strcmp(name, current) == 0 || !plan_jhas_owner(cm, c->psc->uid) ||
             plan_jget(cm, "metadata", "deletionTimestamp", (const char *)NULL) != NULL)
             continue;
-        bool ours = strcmp(name, legacy) == 0 ||
-                    (strncmp(name, prefix, strlen(prefix)) == 0 &&
-                     plan_jlabel(cm, PSC_LABEL_REVISION) != NULL);
+        bool ours = strcmp(name, legacy) == 0 || (strncmp(name, prefix, strlen(prefix)) == 0 &&
+                                                  plan_jlabel(cm, PSC_LABEL_REVISION) != NULL);
         if (!ours)
             continue;
         bool used = false;

@@ -11,13 +11,13 @@
 #include "base/buf.h"
 
 #define MEMBER_APP "ballast-member"
-#define CONFIG_DIR "/etc/ballast"           /* the revision's ConfigMap, read-only */
-#define RUN_DIR    "/var/run/ballast"       /* emptyDir: the member's assembled config */
-#define DATA_DIR   "/var/lib/ballast/data"  /* the member's PVC */
-#define LOG_DIR    DATA_DIR "/kafka"        /* a directory of its own: lost+found stays out */
-#define KAFKA_BIN  "/opt/kafka/bin"         /* as in the apache/kafka image */
+#define CONFIG_DIR "/etc/ballast"          /* the revision's ConfigMap, read-only */
+#define RUN_DIR    "/var/run/ballast"      /* emptyDir: the member's assembled config */
+#define DATA_DIR   "/var/lib/ballast/data" /* the member's PVC */
+#define LOG_DIR    DATA_DIR "/kafka"       /* a directory of its own: lost+found stays out */
+#define KAFKA_BIN  "/opt/kafka/bin"        /* as in the apache/kafka image */
 #define JMX_AGENT  "/opt/kafka/agent/jmx_prometheus_javaagent.jar"
-#define FS_GROUP   1000                     /* the kafka user of ballast's and Apache's images */
+#define FS_GROUP   1000 /* the kafka user of ballast's and Apache's images */
 
 static cJSON *labels_common(struct pctx *c)
 {
@@ -119,8 +119,10 @@ static int prop_escape(struct buf *b, const char *s, bool key)
 static int listener_name(struct buf *b, const char *name)
 {
     for (const char *p = name; *p != '\0'; p++)
-        if (buf_printf(b, "%c", *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p == '-' ? '_' : *p) !=
-            0)
+        if (buf_printf(b, "%c",
+                       *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A'
+                       : *p == '-'            ? '_'
+                                              : *p) != 0)
             return -1;
     return 0;
 }
@@ -520,15 +522,14 @@ static int set_command(cJSON *ctr, const char *const *argv)
  * plus its own lines, written once per pod into the emptyDir; then the log directory is
  * formatted with the PSC's cluster id unless it already is (a member that comes back
  * keeps its data). */
-static const char format_script[] =
-    "set -eu\n"
-    "f=" RUN_DIR "/server.properties\n"
-    "cat " CONFIG_DIR "/server.properties > \"$f.tmp\"\n"
-    "printf '%s\\n' \"$BALLAST_MEMBER_PROPERTIES\" >> \"$f.tmp\"\n"
-    "mv \"$f.tmp\" \"$f\"\n"
-    "mkdir -p " LOG_DIR "\n"
-    "exec " KAFKA_BIN "/kafka-storage.sh format --ignore-formatted"
-    " --cluster-id \"$BALLAST_CLUSTER_ID\" --config \"$f\"\n";
+static const char format_script[] = "set -eu\n"
+                                    "f=" RUN_DIR "/server.properties\n"
+                                    "cat " CONFIG_DIR "/server.properties > \"$f.tmp\"\n"
+                                    "printf '%s\\n' \"$BALLAST_MEMBER_PROPERTIES\" >> \"$f.tmp\"\n"
+                                    "mv \"$f.tmp\" \"$f\"\n"
+                                    "mkdir -p " LOG_DIR "\n"
+                                    "exec " KAFKA_BIN "/kafka-storage.sh format --ignore-formatted"
+                                    " --cluster-id \"$BALLAST_CLUSTER_ID\" --config \"$f\"\n";
 
 /* Ready = the broker says RUNNING (kafka_server_kafkaserver_brokerstate 3) on its own
  * metrics endpoint, not that a port is open: a broker accepts connections long before
@@ -601,8 +602,8 @@ cJSON *plan_render_pod(struct pctx *c, const struct pmember *m)
         add_env(ienv, "BALLAST_CLUSTER_ID", c->cluster_id) != 0 || member_mounts(init, true) != 0)
         goto fail;
 
-    const char *const run_argv[] = {KAFKA_BIN "/kafka-server-start.sh", RUN_DIR "/server.properties",
-                                    NULL};
+    const char *const run_argv[] = {KAFKA_BIN "/kafka-server-start.sh",
+                                    RUN_DIR "/server.properties", NULL};
     cJSON *env = NULL;
     if (plan_jset_str(ctr, "name", "engine") != 0 || plan_jset_str(ctr, "image", s->image) != 0 ||
         set_command(ctr, run_argv) != 0 || add_ports(c, ctr, false) != 0 ||

@@ -300,11 +300,21 @@ static int cmp_listener(const void *a, const void *b)
 
 /* What ballast renders for every member itself: set through spec.config, it would give
  * two brokers one id, or a broker a quorum, listener or directory the others don't know. */
-static const char *const owned_keys[] = {
-    "node.id", "broker.id", "broker.rack", "process.roles", "listeners", "advertised.listeners",
-    "listener.security.protocol.map", "inter.broker.listener.name", "controller.listener.names",
-    "controller.quorum.voters", "controller.quorum.bootstrap.servers", "log.dirs", "log.dir",
-    "metadata.log.dir", NULL};
+static const char *const owned_keys[] = {"node.id",
+                                         "broker.id",
+                                         "broker.rack",
+                                         "process.roles",
+                                         "listeners",
+                                         "advertised.listeners",
+                                         "listener.security.protocol.map",
+                                         "inter.broker.listener.name",
+                                         "controller.listener.names",
+                                         "controller.quorum.voters",
+                                         "controller.quorum.bootstrap.servers",
+                                         "log.dirs",
+                                         "log.dir",
+                                         "metadata.log.dir",
+                                         NULL};
 
 bool psc_config_owned(const char *key)
 {

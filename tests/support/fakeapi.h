@@ -39,11 +39,11 @@ struct fa {
     int (*fault)(struct fa *f, const char *verb, const struct kube_res *res, const char *name,
                  struct kube_resp *r);
     void *fault_ud;
-    bool not_leading;      /* leading() answers 0 */
-    int leading_after;     /* > 0: leading() answers 1 this many more times, then 0 */
-    bool pods_linger;      /* delete/evict of a pod sets deletionTimestamp instead of removing */
-    int expected_members;  /* PDB: pods that should exist (0 = count those present) */
-    const char *instance;  /* PDB selector: app.kubernetes.io/instance */
+    bool not_leading;     /* leading() answers 0 */
+    int leading_after;    /* > 0: leading() answers 1 this many more times, then 0 */
+    bool pods_linger;     /* delete/evict of a pod sets deletionTimestamp instead of removing */
+    int expected_members; /* PDB: pods that should exist (0 = count those present) */
+    const char *instance; /* PDB selector: app.kubernetes.io/instance */
     /* what happened */
     struct fa_call calls[4096];
     int ncalls;
@@ -201,8 +201,8 @@ static inline int fa_fault_check(struct fa *f, const char *verb, const struct ku
     return f->fault != NULL ? f->fault(f, verb, res, name, r) : 0;
 }
 
-static inline int fa_api_get(void *ud, const struct kube_res *res, const char *ns,
-                             const char *name, struct kube_resp *r)
+static inline int fa_api_get(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                             struct kube_resp *r)
 {
     struct fa *f = ud;
     int rc = fa_fault_check(f, "get", res, name, r);
@@ -324,9 +324,8 @@ static inline void fa_remove(struct fa *f, int i)
     fa_drop(f, i);
 }
 
-static inline int fa_api_del(void *ud, const struct kube_res *res, const char *ns,
-                             const char *name, const struct kube_delete_opts *o,
-                             struct kube_resp *r)
+static inline int fa_api_del(void *ud, const struct kube_res *res, const char *ns, const char *name,
+                             const struct kube_delete_opts *o, struct kube_resp *r)
 {
     struct fa *f = ud;
     int rc = fa_fault_check(f, "delete", res, name, r);
@@ -367,8 +366,7 @@ static inline bool fa_pod_ready(const cJSON *pod)
 static inline const char *fa_label(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
-                                         "labels"),
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "labels"),
         key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }

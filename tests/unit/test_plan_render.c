@@ -185,8 +185,8 @@ START_TEST(test_cluster_id)
     plan_cluster_id(&t.psc, b);
     ck_assert_str_eq(a, b);
     ck_assert_int_eq((int)strlen(a), 22);
-    ck_assert_int_eq((int)strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-                     22);
+    ck_assert_int_eq(
+        (int)strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 22);
     /* the last character encodes 2 bits: A, Q, g or w */
     ck_assert_ptr_nonnull(strchr("AQgw", a[21]));
     free(t.psc.name);
@@ -278,7 +278,8 @@ START_TEST(test_pod)
     const cJSON *init = at(p, "spec.initContainers.0");
     ck_assert_str_eq(at_str(init, "name"), "format");
     ck_assert_str_eq(at_str(init, "image"), "apache/kafka:3.9.0");
-    ck_assert_ptr_nonnull(strstr(at_str(init, "command.2"), "kafka-storage.sh format --ignore-formatted"));
+    ck_assert_ptr_nonnull(
+        strstr(at_str(init, "command.2"), "kafka-storage.sh format --ignore-formatted"));
     ck_assert_str_eq(at_str(init, "env.0.name"), "BALLAST_MEMBER_PROPERTIES");
     const char *mp = at_str(init, "env.0.value");
     ck_assert_ptr_nonnull(strstr(mp, "\nnode.id=2\n"));
@@ -286,9 +287,10 @@ START_TEST(test_pod)
     ck_assert_ptr_nonnull(strstr(mp, "\nbroker.rack=zone-c\n"));
     ck_assert_ptr_nonnull(
         strstr(mp, "\nlisteners=CLIENT://:9092,REPLICATION://:9091,CONTROLLER://:9093\n"));
-    ck_assert_ptr_nonnull(strstr(mp, "\nadvertised.listeners="
-                                     "CLIENT://orders-2.orders-headless.streaming.svc:9092,"
-                                     "REPLICATION://orders-2.orders-headless.streaming.svc:9091\n"));
+    ck_assert_ptr_nonnull(strstr(mp,
+                                 "\nadvertised.listeners="
+                                 "CLIENT://orders-2.orders-headless.streaming.svc:9092,"
+                                 "REPLICATION://orders-2.orders-headless.streaming.svc:9091\n"));
     char cid[23];
     plan_cluster_id(&t.psc, cid);
     ck_assert_str_eq(at_str(init, "env.1.value"), cid);
