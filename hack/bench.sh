@@ -116,17 +116,7 @@ stop_operator() {
 metrics() { curl -fsS --max-time 10 "http://127.0.0.1:$OP_PORT/metrics"; }
 
 # metric_sum NAME [LABEL_REGEX] — the sum of NAME's series whose labels match.
-metric_sum() {
-	metrics | awk -v name="$1" -v re="${2:-}" '
-		/^#/ { next }
-		{
-			series = $1; labels = ""
-			i = index(series, "{")
-			if (i > 0) { labels = substr(series, i + 1); sub(/}$/, "", labels); series = substr(series, 1, i - 1) }
-			if (series == name && (re == "" || labels ~ re)) sum += $2
-		}
-		END { printf "%.0f\n", sum }'
-}
+metric_sum() { metrics | prom_sum "$@"; }
 
 # requests_by_verb — "GET=12 POST=3 ..." from ballast_api_requests_total.
 requests_by_verb() {

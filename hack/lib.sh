@@ -32,3 +32,17 @@ trap on_error ERR
 
 mkdir -p "$BALLAST_BIN"
 export PATH="$BALLAST_BIN:$PATH"
+
+# prom_sum NAME [LABEL-REGEX] — the sum of every series of metric NAME in the Prometheus
+# text on stdin (only series whose labels match LABEL-REGEX, when given), as an integer.
+prom_sum() {
+	awk -v name="$1" -v re="${2:-}" '
+		/^#/ { next }
+		{
+			series = $1; labels = ""
+			i = index(series, "{")
+			if (i > 0) { labels = substr(series, i + 1); sub(/}$/, "", labels); series = substr(series, 1, i - 1) }
+			if (series == name && (re == "" || labels ~ re)) sum += $2
+		}
+		END { printf "%.0f\n", sum }'
+}

@@ -178,17 +178,7 @@ e2e_metrics() {
 
 # e2e_metric_sum NAME [LABEL_REGEX] — sum of every series of NAME whose label set
 # matches LABEL_REGEX (an awk regex against the text between the braces); 0 if none.
-e2e_metric_sum() {
-	e2e_metrics | awk -v name="$1" -v re="${2:-}" '
-		/^#/ { next }
-		{
-			series = $1; labels = ""
-			i = index(series, "{")
-			if (i > 0) { labels = substr(series, i + 1); sub(/}$/, "", labels); series = substr(series, 1, i - 1) }
-			if (series == name && (re == "" || labels ~ re)) sum += $2
-		}
-		END { printf "%.0f\n", sum }'
-}
+e2e_metric_sum() { e2e_metrics | prom_sum "$@"; }
 
 # e2e_fake_metrics FILE TEXT — write a metrics file for the fake members
 # (FILE is default.prom or <pod>.prom).
