@@ -127,9 +127,20 @@ static int dial(int port, double end)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {.tv_sec = (time_t)left,
                          .tv_usec = (long)((left - (double)(time_t)left) * 1e6)};
-    int one = 1;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+    int one = 1, rc = -1;
+    /* A full table of local ports or a signal is the machine's state, not the server's:
+     * try again until the input's time is up. A refusal means the listener is gone. */
+    while (fd >= 0 && (rc = connect(fd, (struct sockaddr *)&a, sizeof a)) != 0 &&
+           (errno == EADDRNOTAVAIL || errno == EAGAIN || errno == EINTR) && now() < end) {
+        close(fd);
+        usleep(10 * 1000);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0 || rc != 0) {
+        fprintf(stderr, "fuzz_httpd: %s 127.0.0.1:%d: %s\n", fd < 0 ? "socket for" : "connect to",
+                port, strerror(errno));
         abort();
+    }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -187,6 +198,10 @@ static int exchange(bool tls, const uint8_t *data, size_t size, size_t piece, do
 out:
     if (ssl)
         SSL_free(ssl);
+    /* The exchange is over: reset rather than leave a TIME_WAIT per input behind, so a
+     * long run does not use up the machine's local ports. */
+    struct linger now_ = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &now_, sizeof now_);
     close(fd);
     if (headlen)
         head[got < headlen ? got : headlen - 1] = '\0';
