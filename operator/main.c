@@ -41,6 +41,9 @@ static void usage(FILE *f)
           "  --lease-name NAME        name of the Lease (default ballast-leader)\n"
           "  --identity ID            this replica's identity (env POD_NAME; default host_pid)\n"
           "  --workers N              concurrent reconciles, 1..32 (default 2)\n"
+          "  --dns-check              create a new member's pod only once its Service's name\n"
+          "                           <member>.<ns>.svc resolves here; for an operator in the\n"
+          "                           cluster (env BALLAST_DNS_CHECK=true; default off)\n"
           "  --log-level LEVEL        debug|info|warn|error (env BALLAST_LOG_LEVEL; default info)\n"
           "  --log-format FORMAT      text|json (env BALLAST_LOG_FORMAT; default text)\n"
           "  --version                print the version and exit\n"
@@ -97,6 +100,7 @@ int main(int argc, char **argv)
         OPT_LEASE_NAME,
         OPT_IDENTITY,
         OPT_WORKERS,
+        OPT_DNS_CHECK,
         OPT_LOG_LEVEL,
         OPT_LOG_FORMAT,
         OPT_VERSION,
@@ -115,6 +119,7 @@ int main(int argc, char **argv)
         {"lease-name", required_argument, 0, OPT_LEASE_NAME},
         {"identity", required_argument, 0, OPT_IDENTITY},
         {"workers", required_argument, 0, OPT_WORKERS},
+        {"dns-check", no_argument, 0, OPT_DNS_CHECK},
         {"log-level", required_argument, 0, OPT_LOG_LEVEL},
         {"log-format", required_argument, 0, OPT_LOG_FORMAT},
         {"version", no_argument, 0, OPT_VERSION},
@@ -141,6 +146,10 @@ int main(int argc, char **argv)
         .scrape_timeout_ms = 5000,
     };
     int rc = 0;
+    const char *env_dns = env_or("BALLAST_DNS_CHECK", "false");
+    if (strcmp(env_dns, "true") != 0 && strcmp(env_dns, "false") != 0)
+        return fail("BALLAST_DNS_CHECK: want true or false, got \"%s\"", env_dns);
+    o.dns_check = strcmp(env_dns, "true") == 0;
     const char *env_ns = env_or("BALLAST_NAMESPACES", NULL);
     if (env_ns && add_namespaces(env_ns, &ns_store[nstore++], ns_list, &nns) < 0)
         return fail("BALLAST_NAMESPACES: more than 64 namespaces", "");
@@ -196,6 +205,9 @@ int main(int argc, char **argv)
             o.workers = (int)w;
             break;
         }
+        case OPT_DNS_CHECK:
+            o.dns_check = true;
+            break;
         case OPT_LOG_LEVEL:
             level_s = optarg;
             break;

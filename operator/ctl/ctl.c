@@ -329,7 +329,8 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
                      .pdbs = kids[K_PDB].v,
                      .npdbs = kids[K_PDB].n,
                      .nodes = nodes,
-                     .nnodes = nn},
+                     .nnodes = nn,
+                     .dns_check = c->o->dns_check},
     };
     struct act_api api;
     act_api_kube(&api, kc, ctl_leading, c);

@@ -23,6 +23,7 @@ struct ctl_opts {
     const char *identity;
     int workers;           /* reconcile workers, >= 1 */
     int scrape_timeout_ms; /* per member scrape */
+    bool dns_check;        /* a new member's pod waits until its Service's name resolves here */
 };
 
 /* ctl_run runs until *stop becomes non-zero (SIGTERM/SIGINT), then finishes the API

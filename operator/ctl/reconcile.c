@@ -4,9 +4,11 @@
  * bounded in time (health/scrape.c), so a sick member slows a pass by at most that. */
 #include "ctl/reconcile.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "act/act.h"
 #include "base/log.h"
@@ -375,21 +377,83 @@ out:
     return rc;
 }
 
+/* With the DNS check on: looks up <psc>-<i>.<ns>.svc, through this process's resolver
+ * and search path (in a pod: the cluster's DNS, as the member's peers will), for each
+ * wanted member that has a Service with an address and no pod; at most CTL_DNS_MAX a
+ * pass (the rest wait for the next). Entries and their error strings are owned by d. */
+#define CTL_DNS_MAX 64
+struct dns_read {
+    struct plan_member_dns d[CTL_DNS_MAX];
+    char errors[CTL_DNS_MAX][96];
+    int n;
+};
+
+static const cJSON *named(const cJSON *const *objs, int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        const char *x = jstring(objs[i], "metadata", "name");
+        if (x != NULL && strcmp(x, name) == 0)
+            return objs[i];
+    }
+    return NULL;
+}
+
+static void read_dns(const struct psc *p, const struct plan_input *o, struct dns_read *out)
+{
+    out->n = 0;
+    for (int i = 0; i < p->spec.replicas && out->n < CTL_DNS_MAX; i++) {
+        char member[300], host[600];
+        snprintf(member, sizeof member, "%s-%d", p->name, i);
+        if (named(o->pods, o->npods, member) != NULL)
+            continue;
+        const char *ip = jstring(named(o->services, o->nservices, member), "spec", "clusterIP");
+        if (ip == NULL || ip[0] == '\0' || strcmp(ip, "None") == 0)
+            continue; /* the planner waits for the address first */
+        snprintf(host, sizeof host, "%s.%s.svc", member, p->ns);
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *res = NULL;
+        int rc = getaddrinfo(host, NULL, &hints, &res);
+        if (res != NULL)
+            freeaddrinfo(res);
+        struct plan_member_dns *d = &out->d[out->n];
+        *d = (struct plan_member_dns){.ordinal = i, .resolved = rc == 0};
+        if (rc != 0) {
+            snprintf(out->errors[out->n], sizeof out->errors[0], "%s", gai_strerror(rc));
+            d->error = out->errors[out->n];
+            log_debug("member Service name does not resolve yet", "member", member, "name", host,
+                      "error", d->error);
+        }
+        out->n++;
+    }
+}
+
 int ctl_reconcile(const struct act_api *api, const struct ctl_view *v, long scrape_timeout_ms,
                   time_t now, struct ctl_outcome *out, struct err *e)
 {
     struct psc *p = NULL;
     struct health_read hr = {0};
     struct err pe = {0};
+    struct dns_read *dr = NULL;
+    struct ctl_view vd = *v;
 
     memset(out, 0, sizeof *out);
     /* An unparsable spec is scraped as the last accepted one says (see ctl_reconcile_pass). */
     if (psc_parse(v->psc, &p, &pe) != 0 && (p = accepted_psc(v)) == NULL)
         return report_invalid(api, v->psc, pe.msg, now, out, e);
     int rc = read_health(p, v, scrape_timeout_ms, &hr, e);
+    if (rc == 0 && v->observed.dns_check) {
+        if ((dr = malloc(sizeof *dr)) == NULL)
+            rc = err_set(e, ERR_NOMEM, "out of memory looking up member names");
+        else {
+            read_dns(p, &v->observed, dr);
+            vd.observed.dns = dr->d;
+            vd.observed.ndns = dr->n;
+        }
+    }
     psc_free(p);
     if (rc == 0)
-        rc = ctl_reconcile_pass(api, v, hr.hs, hr.n, now, out, e);
+        rc = ctl_reconcile_pass(api, &vd, hr.hs, hr.n, now, out, e);
     health_read_free(&hr);
+    free(dr);
     return rc;
 }

@@ -13,8 +13,8 @@
 #include "plan/plan.h"
 
 /* What the caches hold for one PSC; everything borrowed for the call. `observed`
- * carries the children and the nodes; ctl_reconcile fills in its psc (parsed from
- * `psc`), health (scraped) and now. */
+ * carries the children, the nodes and dns_check; ctl_reconcile fills in its psc (parsed
+ * from `psc`), health (scraped), dns (looked up, when dns_check) and now. */
 struct ctl_view {
     const cJSON *psc;
     struct plan_input observed;

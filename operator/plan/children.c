@@ -358,8 +358,9 @@ int plan_sync_pods(struct pctx *c, struct err *e)
         const struct pmember *m = &c->m[i];
         if (!m->wanted || m->pod != NULL || m->zone == NULL)
             continue;
-        if (!m->svc_address) {
-            /* The engine advertises its Service's name; wait until that name exists. */
+        if (!m->svc_named) {
+            /* Peers and clients reach the member by name from its first start: wait until
+             * its Service has an address (and, with the DNS check, its name resolves). */
             plan_out_requeue(c, 5);
             continue;
         }

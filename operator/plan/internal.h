@@ -18,12 +18,14 @@ struct pmember {
     const cJSON *pod, *pvc, *svc;            /* observed, borrowed, NULL when absent */
     const struct plan_member_health *health; /* NULL when no reading */
     bool ready;                              /* pod exists, not terminating, Ready=True */
-    bool serving;       /* ready, and its broker does not report a state other than RUNNING: what
-                           the PSC's Ready condition counts */
-    bool terminating;   /* pod has deletionTimestamp */
-    bool dead;          /* pod phase Failed or Succeeded: it will never come back by itself */
-    bool svc_address;   /* observed member Service has a clusterIP */
-    bool needs_restart; /* pod on another revision or restart token */
+    bool serving;          /* ready, and its broker does not report a state other than RUNNING: what
+                              the PSC's Ready condition counts */
+    bool terminating;      /* pod has deletionTimestamp */
+    bool dead;             /* pod phase Failed or Succeeded: it will never come back by itself */
+    bool svc_address;      /* observed member Service has a clusterIP */
+    bool svc_named;        /* svc_address, and with the DNS check on its name resolved */
+    const char *dns_error; /* the lookup's failure when !svc_named; NULL = not looked up */
+    bool needs_restart;    /* pod on another revision or restart token */
 };
 
 /* Condition results gathered by the deciding steps and turned into status. */
@@ -41,7 +43,7 @@ struct pctx {
     char restart_label[64];
     int voters;          /* KRaft controller quorum: ordinals 0..voters-1 (1 or 3), for life */
     char cluster_id[23]; /* the Kafka cluster id of this PSC (plan_cluster_id) */
-    struct pmember *m; /* sorted by ordinal: 0..replicas-1 then observed extras */
+    struct pmember *m;   /* sorted by ordinal: 0..replicas-1 then observed extras */
     int nm;
     const char **zones; /* zone order for new members, borrowed strings */
     int nzones;
@@ -89,6 +91,11 @@ void plan_out_requeue(struct pctx *c, int seconds); /* keeps the smallest non-ze
 /* plan_event_about tags the last event added (see struct plan_event). */
 void plan_event_about(struct pctx *c, const char *condition, int action);
 struct pmember *plan_member_at(struct pctx *c, int ordinal);
+/* plan_pod_wait writes what member m's pod waits for before ballast creates it (its
+ * Service's address, its Service's name to resolve), "" when it waits for nothing. */
+void plan_pod_wait(const struct pctx *c, const struct pmember *m, char *out, size_t n);
+/* plan_no_pod_why: "member <m> has no pod yet", and what it waits for when it does. */
+void plan_no_pod_why(const struct pctx *c, const struct pmember *m, char *why, size_t n);
 
 /* ---- placement.c ---- */
 int plan_place_members(struct pctx *c, struct err *e);

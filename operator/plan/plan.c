@@ -249,6 +249,25 @@ static bool pod_ready(const cJSON *pod)
     return false;
 }
 
+void plan_pod_wait(const struct pctx *c, const struct pmember *m, char *out, size_t n)
+{
+    if (m->svc_named)
+        snprintf(out, n, "%s", "");
+    else if (!m->svc_address)
+        snprintf(out, n, "its Service %s has no address yet", m->name);
+    else
+        snprintf(out, n,
+                 "ballast creates it once the name %s.%s.svc resolves where ballast runs (%s)",
+                 m->name, c->psc->ns, m->dns_error ? m->dns_error : "not looked up yet");
+}
+
+void plan_no_pod_why(const struct pctx *c, const struct pmember *m, char *why, size_t n)
+{
+    char wait[400];
+    plan_pod_wait(c, m, wait, sizeof wait);
+    snprintf(why, n, "member %s has no pod yet%s%s", m->name, wait[0] ? ": " : "", wait);
+}
+
 static void member_flags(struct pctx *c, struct pmember *m)
 {
     for (int h = 0; h < c->in->nhealth; h++)
@@ -256,6 +275,12 @@ static void member_flags(struct pctx *c, struct pmember *m)
             m->health = &c->in->health[h];
     const char *ip = plan_jstr(m->svc, "spec", "clusterIP", (const char *)NULL);
     m->svc_address = ip != NULL && ip[0] != '\0' && strcmp(ip, "None") != 0;
+    m->svc_named = m->svc_address && !c->in->dns_check;
+    for (int d = 0; m->svc_address && c->in->dns_check && d < c->in->ndns; d++)
+        if (c->in->dns[d].ordinal == m->ordinal) {
+            m->svc_named = c->in->dns[d].resolved;
+            m->dns_error = m->svc_named ? NULL : c->in->dns[d].error;
+        }
     if (m->pod == NULL)
         return;
     const char *phase = plan_jstr(m->pod, "status", "phase", (const char *)NULL);

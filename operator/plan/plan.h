@@ -77,6 +77,15 @@ struct plan_member_health {
     struct plan_reading broker_state; /* kafka_server_kafkaserver_brokerstate */
 };
 
+/* What the operator's resolver said of a member Service's DNS name, <psc>-<i>.<ns>.svc
+ * (the name a new member's peers and clients reach it by), looked up from where ballast
+ * runs for members that have a Service with an address but no pod yet. */
+struct plan_member_dns {
+    int ordinal;
+    bool resolved;
+    const char *error; /* why not, for people (e.g. "Name or service not known"); may be NULL */
+};
+
 /* Children are the cached API objects that carry this PSC's owner reference,
  * as cJSON objects (borrowed; arrays of pointers, any order). */
 struct plan_input {
@@ -95,6 +104,12 @@ struct plan_input {
     int nnodes;
     const struct plan_member_health *health;
     int nhealth;
+    /* The DNS check (ballast --dns-check): when on, a member's pod is created only once
+     * an entry here says its Service's name resolved; a member without an entry has not
+     * been looked up and waits. Off: the Service's address is enough. */
+    bool dns_check;
+    const struct plan_member_dns *dns;
+    int ndns;
     time_t now;
     /* The PSC's .spec as the API server holds it (borrowed, may be NULL). When the plan
      * acts on a valid spec it records it in ConfigMap <psc>-accepted-spec (see below). */
@@ -168,7 +183,8 @@ struct plan {
     cJSON *status;               /* the full new .status (owned) */
     bool status_changed;         /* false: do not write status (only lastProbeTime would move) */
     int requeue_after;           /* seconds, always > 0: 5-30 while something waits (a blocked roll,
-                                    a drain, a Service address), PLAN_RESYNC_SECONDS otherwise,
+                                    a drain, a Service address or name), PLAN_RESYNC_SECONDS
+                                    otherwise,
                                     because gate metrics change without any watch event */
     struct plan_event *events;
     int nevents;

@@ -26,7 +26,7 @@ static bool up_in_progress(struct pctx *c, char *why, size_t n)
         if (!m->wanted)
             continue;
         if (m->pod == NULL) {
-            snprintf(why, n, "member %s has no pod yet", m->name);
+            plan_no_pod_why(c, m, why, n);
             return true;
         }
         if (!m->ready) {

@@ -123,7 +123,7 @@ bool plan_cluster_unsafe(struct pctx *c, const struct pmember *skip, char *why, 
         if (m == skip)
             continue;
         if (m->wanted && m->pod == NULL) {
-            snprintf(why, n, "member %s has no pod yet", m->name);
+            plan_no_pod_why(c, m, why, n);
             return true;
         }
         if (m->pod != NULL && !m->ready) {

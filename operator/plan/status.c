@@ -76,10 +76,15 @@ static void decide_ready_degraded(struct pctx *c)
                  gate_why);
         plan_cond_set(&c->degraded, true, "GateFailing", msg);
     } else if (missing != NULL && !c->scaling_up) {
-        snprintf(msg, sizeof msg, "Member %s has no pod%s.", missing->name,
+        char wait[400];
+        plan_pod_wait(c, missing, wait, sizeof wait);
+        if (wait[0] == '\0')
+            snprintf(wait, sizeof wait, "%s", "ballast is recreating it in its zone");
+        snprintf(msg, sizeof msg, "Member %s has no pod%s%s.", missing->name,
                  c->psc->paused ? " and the cluster is paused: set spec.paused to false and "
                                   "remove the " PSC_ANN_PAUSED " annotation to recreate it"
-                                : "; ballast is recreating it in its zone");
+                                : "; ",
+                 c->psc->paused ? "" : wait);
         plan_cond_set(&c->degraded, true, "MemberMissing", msg);
     } else if (down != NULL && !c->scaling_up && down->ready) {
         snprintf(msg, sizeof msg,

@@ -27,6 +27,9 @@ struct tk {
     struct plan_member_health health[TK_MAX];
     struct plan_reading gates[TK_MAX][4];
     int nhealth;
+    bool dns_check; /* plan_input.dns_check, with dns[0..ndns) */
+    struct plan_member_dns dns[TK_MAX];
+    int ndns;
     time_t now;
     int uid_seq;
     struct plan *plan; /* last plan computed */
@@ -292,6 +295,9 @@ static inline struct plan_input tk_input(struct tk *t)
         .nnodes = t->nnodes,
         .health = t->health,
         .nhealth = t->nhealth,
+        .dns_check = t->dns_check,
+        .dns = t->dns,
+        .ndns = t->ndns,
         .now = t->now,
     };
     return in;

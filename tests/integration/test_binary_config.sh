@@ -29,6 +29,8 @@ expect 2 "--log-level" --log-level loud
 expect 2 "--log-format" --log-format xml
 expect 2 "unexpected argument" stray
 expect 2 "needs --webhook-cert" --webhook-addr 127.0.0.1:9443
+expect 0 "ballast " --dns-check --version
+BALLAST_DNS_CHECK=yes expect 2 'BALLAST_DNS_CHECK: want true or false, got "yes"' --version
 
 # Kubeconfigs that cannot work.
 expect 2 "$TMP/missing" --kubeconfig "$TMP/missing"

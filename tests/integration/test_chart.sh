@@ -150,6 +150,7 @@ flags = [a.split("=", 1)[0] for a in args if a.startswith("--")]
 check(set(flags) <= known_flags, "every flag is one ballast knows: unknown %s" % sorted(set(flags) - known_flags))
 check("--leader-elect" in args, "--leader-elect")
 check("--http-addr=0.0.0.0:8080" in args, "--http-addr=0.0.0.0:8080")
+check("--dns-check" in args, "--dns-check (a new member's pod waits for its Service's name)")
 ns_args = sorted(a.split("=", 1)[1] for a in args if a.startswith("--namespace="))
 check(ns_args == sorted(watched), "--namespace flags %s = watched %s" % (ns_args, sorted(watched)))
 check("--webhook-addr=0.0.0.0:9443" in args, "--webhook-addr=0.0.0.0:9443")
@@ -348,7 +349,8 @@ openssl x509 -in "$TMP/cluster.tls.crt" -noout -ext subjectAltName | grep -q "DN
 ok "tls.crt for $svc_dns, signed by ca.crt, matches tls.key"
 
 step "values are checked: bad ones fail before anything reaches the cluster"
-for bad in webhook.failurePolicy=Sometimes workers=0 logging.level=loud 'watchNamespaces={Bad_NS}'; do
+for bad in webhook.failurePolicy=Sometimes workers=0 logging.level=loud dnsCheck=maybe \
+	'watchNamespaces={Bad_NS}'; do
 	if out=$(helm template "$REL" "$CHART" --set "$bad" 2>&1); then
 		fail "--set $bad rendered"
 	fi

@@ -26,6 +26,90 @@ static int index_of(const struct plan *p, enum plan_verb v, enum plan_kind k, co
     return -1;
 }
 
+/* With the DNS check on, a new member's pod waits until its Service's name resolves:
+ * not looked up yet, or not resolving, holds that pod only, says so in Resizing (and in
+ * Degraded for a member that existed before), and asks to be called back soon. */
+START_TEST(test_scale_up_waits_for_dns)
+{
+    struct tk t;
+    setup(&t, 3);
+    t.dns_check = true;
+    t.psc.spec.replicas = 5;
+    t.psc.generation++;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    tk_apply(&t); /* Services, volumes, PDB */
+    /* no entry: not looked up yet */
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_CREATE, PLAN_POD), 0);
+    ck_assert_int_le(t.plan->requeue_after, 5);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Resizing", "reason"), "ScalingUp");
+    ck_assert_ptr_nonnull(
+        strstr(tk_cond(t.plan->status, "Resizing", "message"),
+               "member orders-3 has no pod yet: ballast creates it once the "
+               "name orders-3.streaming.svc resolves where ballast runs (not looked "
+               "up yet)"));
+    tk_apply(&t);
+    /* orders-3 does not resolve, orders-4 does: only orders-4 gets its pod */
+    t.dns[0] = (struct plan_member_dns){.ordinal = 3, .error = "Name or service not known"};
+    t.dns[1] = (struct plan_member_dns){.ordinal = 4, .resolved = true};
+    t.ndns = 2;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_CREATE, PLAN_POD), 1);
+    ck_assert_int_ge(index_of(t.plan, PLAN_CREATE, PLAN_POD, "orders-4"), 0);
+    ck_assert_ptr_nonnull(
+        strstr(tk_cond(t.plan->status, "Resizing", "message"),
+               "orders-3.streaming.svc resolves where ballast runs (Name or service "
+               "not known)"));
+    ck_assert_int_le(t.plan->requeue_after, 5);
+    tk_apply(&t);
+    /* an entry for a member whose Service has no address does not jump the queue */
+    cJSON *svc3 = tk_get(&t, PLAN_SERVICE, "orders-3");
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(svc3, "spec"),
+                                            "clusterIP");
+    t.dns[0].resolved = true;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_CREATE, PLAN_POD), 0);
+    ck_assert_ptr_nonnull(strstr(tk_cond(t.plan->status, "Resizing", "message"),
+                                 "member orders-3 has no pod yet: its Service orders-3 has no "
+                                 "address yet"));
+    cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(svc3, "spec"), "clusterIP",
+                            "10.96.0.33");
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_ge(index_of(t.plan, PLAN_CREATE, PLAN_POD, "orders-3"), 0);
+    tk_apply(&t);
+    tk_all_ready(&t);
+    ck_assert_int_le(tk_converge(&t, 8), 8);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Ready", "status"), "True");
+
+    /* an existing member's pod goes missing while its name does not resolve */
+    tk_remove(&t, PLAN_POD, "orders-1");
+    t.dns[0] = (struct plan_member_dns){.ordinal = 1,
+                                        .error = "Temporary failure in name "
+                                                 "resolution"};
+    t.ndns = 1;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_eq(tk_count(t.plan, PLAN_CREATE, PLAN_POD), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "reason"), "MemberMissing");
+    ck_assert_str_eq(
+        tk_cond(t.plan->status, "Degraded", "message"),
+        "Member orders-1 has no pod; ballast creates it once the name "
+        "orders-1.streaming.svc resolves where ballast runs (Temporary failure in name "
+        "resolution).");
+    t.dns[0].resolved = true;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_ge(index_of(t.plan, PLAN_CREATE, PLAN_POD, "orders-1"), 0);
+
+    /* off, an entry that says "does not resolve" is not asked for: the address is enough */
+    t.dns_check = false;
+    t.dns[0].resolved = false;
+    ck_assert_int_eq(tk_plan(&t), 0);
+    ck_assert_int_ge(index_of(t.plan, PLAN_CREATE, PLAN_POD, "orders-1"), 0);
+    ck_assert_str_eq(tk_cond(t.plan->status, "Degraded", "message"),
+                     "Member orders-1 has no pod; ballast is recreating it in its zone.");
+    tk_free(&t);
+}
+END_TEST
+
 /* Below the quorum (the webhook refuses it; here it got through anyway): hold, say why. */
 START_TEST(test_scale_down_keeps_voters)
 {
@@ -394,6 +478,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_scale_up_order);
+    tcase_add_test(tc, test_scale_up_waits_for_dns);
     tcase_add_test(tc, test_scale_down_keeps_voters);
     tcase_add_test(tc, test_scale_down);
     tcase_add_test(tc, test_scale_down_with_roll);
