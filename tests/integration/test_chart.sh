@@ -418,8 +418,10 @@ ok "cert-manager rendering accepted (without the cert-manager kinds this cluster
 step "helm install (namespace mode, 0 replicas: no image needed)"
 # failurePolicy Ignore and the namespaceSelector: a webhook with no pod behind it must not
 # block other tests' PSCs on this shared control plane.
+# dnsCheck off: the Deployment's args run on this host below, where no cluster name
+# resolves (the real-node tests run the chart's default, on, in a pod).
 helm install "$REL" "$CHART" -n "$NS" --set replicaCount=0 --set "watchNamespaces={$W1,$W2}" \
-	--set webhook.failurePolicy=Ignore --wait --timeout 120s >"$TMP/install.out"
+	--set webhook.failurePolicy=Ignore --set dnsCheck=false --wait --timeout 120s >"$TMP/install.out"
 sed -n '/^NOTES:/,$p' "$TMP/install.out" | head -8
 status=$(helm status "$REL" -n "$NS" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["status"])')
 [ "$status" = deployed ] || fail "release status $status, want deployed"
@@ -520,6 +522,7 @@ for a in json.load(sys.stdin)["spec"]["template"]["spec"]["containers"][0]["args
         a = "--webhook-addr=127.0.0.1:" + os.environ["WPORT"]
     print(a.replace(os.environ["CERT_DIR"] + "/", os.environ["LOCAL"] + "/"))')
 grep -qx -- "--namespace=$W1" < <(printf '%s\n' "${args[@]}") || fail "the Deployment's args lack --namespace=$W1: ${args[*]}"
+grep -qx -- "--dns-check" < <(printf '%s\n' "${args[@]}") && fail "dnsCheck=false left --dns-check in the args: ${args[*]}"
 server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
 ca_file=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority}')
 if [ -z "$ca_file" ]; then
