@@ -595,6 +595,9 @@ static int set_default_gates(struct psc_spec *s, struct err *e)
         if ((s->gates[i].metric = strdup(defaults[i])) == NULL)
             return nomem(e, "spec.health.gates");
         s->gates[i].max = 0;
+        /* only the KRaft controllers report offline partitions; brokers above the quorum
+         * do not */
+        s->gates[i].optional = strcmp(defaults[i], PSC_DEFAULT_GATE_OFFLINE) == 0;
         s->ngates++;
     }
     return 0;

@@ -215,7 +215,7 @@ START_TEST(test_defaults)
     ck_assert(s->gates[0].max == 0);
     ck_assert_str_eq(s->gates[1].metric, "kafka_controller_kafkacontroller_offlinepartitionscount");
     ck_assert(s->gates[1].max == 0);
-    ck_assert(!s->gates[0].optional && !s->gates[1].optional);
+    ck_assert(!s->gates[0].optional && s->gates[1].optional); /* controllers only */
     ck_assert_str_eq(s->drained_metric, "kafka_server_replicamanager_partitioncount");
     ck_assert_int_eq(s->roll_timeout_seconds, 900);
     psc_free(p);
@@ -320,7 +320,8 @@ START_TEST(test_crd_agrees)
         "boolean");
     ck_assert(cJSON_IsFalse(
         at(health, (const char *[]){"gates", "items", "properties", "optional", "default", NULL})));
-    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(gates, 1), "optional")));
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(gates, 0), "optional")));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(gates, 1), "optional")));
     const cJSON *ls = at(spec, (const char *[]){"listeners", "default", NULL});
     ck_assert_int_eq(cJSON_GetArraySize(ls), 1);
     ck_assert_int_eq(cJSON_GetObjectItem(ls, PSC_DEFAULT_LISTENER_NAME)->valueint,
