@@ -387,8 +387,8 @@ int act_event(const struct act_api *api, const struct psc *psc, bool warning, co
 }
 
 int act_write_status(const struct act_api *api, const char *ns, const char *name,
-                     long long generation, const char *resource_version, const cJSON *status,
-                     struct err *e)
+                     long long generation, const char *resource_version, const cJSON *based_on,
+                     const cJSON *status, struct err *e)
 {
     char *rv = resource_version ? strdup(resource_version) : NULL;
     int rc = ERR_CONFLICT;
@@ -433,6 +433,12 @@ int act_write_status(const struct act_api *api, const char *ns, const char *name
             kube_resp_free(&cur);
             rc = ERR_CONFLICT;
             err_set(e, rc, "status of %s/%s not written: the spec changed meanwhile", ns, name);
+            break;
+        }
+        if (act_status_differs(cJSON_GetObjectItemCaseSensitive(cur.body, "status"), based_on)) {
+            kube_resp_free(&cur);
+            rc = ERR_CONFLICT;
+            err_set(e, rc, "status of %s/%s not written: a newer status is there", ns, name);
             break;
         }
         free(rv);
@@ -605,7 +611,7 @@ int act_execute(const struct act_api *api, const struct psc *psc, const struct p
             goto lost;
         }
         rc = act_write_status(api, psc->ns, psc->name, psc->generation, psc->resource_version,
-                              status, e);
+                              psc->status, status, e);
         res->writes++;
         if (rc == ERR_CONFLICT) {
             res->conflict = true;

@@ -43,17 +43,17 @@ struct act_api {
 void act_api_kube(struct act_api *api, struct kube_client *c, int (*leading)(void *), void *ud);
 
 struct act_result {
-    int writes;           /* API writes issued (create/update/delete/evict/status/event) */
-    int applied;          /* plan actions (and the restart) that took effect */
-    int failed;           /* actions the API refused (ActionFailed) */
-    int name_conflicts;   /* creates refused because an object ballast does not own has the name */
-    int refused;          /* evictions the disruption budget refused (429) */
-    int skipped;          /* actions not tried because one they need did not take effect */
-    bool conflict;        /* a 409 from a stale cache: requeue soon */
-    bool not_leading;     /* leadership was lost: the pass stopped before a write */
+    int writes;         /* API writes issued (create/update/delete/evict/status/event) */
+    int applied;        /* plan actions (and the restart) that took effect */
+    int failed;         /* actions the API refused (ActionFailed) */
+    int name_conflicts; /* creates refused because an object ballast does not own has the name */
+    int refused;        /* evictions the disruption budget refused (429) */
+    int skipped;        /* actions not tried because one they need did not take effect */
+    bool conflict;      /* a 409 from a stale cache: requeue soon */
+    bool not_leading;   /* leadership was lost: the pass stopped before a write */
     bool status_written;
-    int requeue_after;    /* > 0: come back this soon (a refused eviction, a conflict) */
-    char failure[512];    /* the first failure, for logs: "create Pod ns/x: 422 Invalid: ..." */
+    int requeue_after; /* > 0: come back this soon (a refused eviction, a conflict) */
+    char failure[512]; /* the first failure, for logs: "create Pod ns/x: 422 Invalid: ..." */
 };
 
 /* act_execute applies p for the PSC psc (both borrowed): every action whose dependency
@@ -62,16 +62,20 @@ struct act_result {
  * in more than lastProbeTime. Returns 0 when every call went through or was answered as
  * expected (a failed action is reported in status, not returned), ERR_CANCELLED when
  * leadership was lost (nothing more is written), or the status write's error. */
-int act_execute(const struct act_api *api, const struct psc *psc, const struct plan *p,
-                time_t now, struct act_result *res, struct err *e);
+int act_execute(const struct act_api *api, const struct psc *psc, const struct plan *p, time_t now,
+                struct act_result *res, struct err *e);
 
 /* act_write_status writes status (borrowed) to the PSC's /status subresource with the
- * PSC's resourceVersion; on 409 re-reads the PSC and retries (up to 3 times) as long as
- * its generation is unchanged (a newer generation means the status we hold is for an
- * old spec: the next pass computes a new one). */
+ * PSC's resourceVersion. status was computed from based_on (the status of the PSC as
+ * read, borrowed, may be NULL). On 409 it re-reads the PSC and retries (up to 3 times)
+ * only while the generation is unchanged and the status there is still based_on (but
+ * for lastProbeTime): a newer generation means status describes an old spec, and a
+ * status written meanwhile (by the previous pass, seen in a cache that lagged) is
+ * newer knowledge that this one must not overwrite: both return ERR_CONFLICT, and the
+ * next pass computes from what is there. */
 int act_write_status(const struct act_api *api, const char *ns, const char *name,
-                     long long generation, const char *resource_version, const cJSON *status,
-                     struct err *e);
+                     long long generation, const char *resource_version, const cJSON *based_on,
+                     const cJSON *status, struct err *e);
 
 /* act_event records a Kubernetes Event (core/v1) on the PSC. Best effort: a failure is
  * logged and returned, never fatal for the reconcile. */

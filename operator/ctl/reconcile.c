@@ -224,7 +224,8 @@ static int report_invalid(const struct act_api *api, const cJSON *obj, const cha
         char key[300];
         snprintf(key, sizeof key, "%s/%s", ns, name);
         log_warn("invalid spec", "psc", key, "error", msg);
-        rc = act_write_status(api, ns, name, g, rv, st, e);
+        rc = act_write_status(api, ns, name, g, rv, cJSON_GetObjectItemCaseSensitive(obj, "status"),
+                              st, e);
         out->writes++;
         if (rc == ERR_CONFLICT) {
             out->conflict = true;

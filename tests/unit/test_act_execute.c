@@ -287,6 +287,50 @@ START_TEST(test_no_eviction_after_leadership_lost)
 }
 END_TEST
 
+/* A status write that meets 409: retried on the new resourceVersion when only the
+ * metadata moved, but never over a status written meanwhile (the previous pass's, which
+ * a lagging cache did not show this one): that is newer knowledge (e.g. that a scale-up
+ * is in progress), so the write stops, and the pass asks to be run again. */
+START_TEST(test_status_conflict_keeps_newer_status)
+{
+    for (int newer = 0; newer <= 1; newer++) {
+        struct tk t;
+        converged(&t, 3);
+        struct fa f;
+        load_world(&f, &t);
+        t.psc.spec.replicas = 5; /* the plan's status changes: Resizing ScalingUp */
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert(t.plan->status_changed);
+        cJSON *psc = fa_get_obj(&f, &KUBE_PSCS, "streaming", "orders");
+        fa_set(fa_md(psc), "resourceVersion", "8"); /* the cache's "7" is stale */
+        cJSON *there = cJSON_GetObjectItemCaseSensitive(psc, "status");
+        if (newer)
+            fa_set(there, "updateRevision", "written-meanwhile");
+        struct act_api api = fa_api(&f);
+        struct act_result res;
+        struct err e = {0};
+        ck_assert_int_eq(act_execute(&api, &t.psc, t.plan, t.now, &res, &e), 0);
+        there = cJSON_GetObjectItemCaseSensitive(fa_get_obj(&f, &KUBE_PSCS, "streaming", "orders"),
+                                                 "status");
+        if (newer) {
+            ck_assert_int_eq(f.status_writes, 1); /* the 409, then no retry */
+            ck_assert(res.conflict);
+            ck_assert_int_le(res.requeue_after, 1);
+            ck_assert(!res.status_written);
+            ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(there, "updateRevision")->valuestring,
+                             "written-meanwhile");
+        } else {
+            ck_assert_int_eq(f.status_writes, 2); /* the 409, then the retry */
+            ck_assert(res.status_written);
+            ck_assert(!res.conflict);
+            ck_assert(!act_status_differs(there, t.plan->status));
+        }
+        fa_free(&f);
+        tk_free(&t);
+    }
+}
+END_TEST
+
 /* A steady cluster: no action, no status write, no Event. */
 START_TEST(test_steady_writes_nothing)
 {
@@ -318,6 +362,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_no_eviction_after_leadership_lost);
     tcase_add_test(tc, test_leadership_checked_before_every_write);
     tcase_add_test(tc, test_steady_writes_nothing);
+    tcase_add_test(tc, test_status_conflict_keeps_newer_status);
     suite_add_tcase(s, tc);
     return s;
 }
