@@ -12,7 +12,7 @@
  * of the last steps are printed. After the faults stop, everything must converge.
  *
  * Seeds and steps: BALLAST_MODEL_SEEDS (default 200, divided by BALLAST_TEST_TIME_SCALE
- * under valgrind) × BALLAST_MODEL_STEPS (default 100, see model_steps); BALLAST_MODEL_SEED=<n>
+ * under valgrind) × BALLAST_MODEL_STEPS (default 1000, see model_steps); BALLAST_MODEL_SEED=<n>
  * replays one seed, BALLAST_MODEL_LOG=1 shows the operator's log. */
 #include <check.h>
 #include <math.h>
@@ -1274,7 +1274,7 @@ static int run_seed(unsigned seed, int steps)
  * with faults (plus the calm phase) and valgrind (BALLAST_TEST_TIME_SCALE > 1) runs a
  * tenth of the seeds. Long mode: BALLAST_MODEL_SEEDS=1000 BALLAST_MODEL_STEPS=5000. */
 #define DEFAULT_SEEDS 200
-#define DEFAULT_STEPS 100
+#define DEFAULT_STEPS 1000
 
 static int model_steps(void)
 {
