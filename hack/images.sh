@@ -24,7 +24,7 @@ STORE="$BALLAST_CACHE/containers"
 mkdir -p "$STORE"
 BUILDAH=(buildah --root "$STORE/storage" --runroot /run/ballast-buildah --storage-driver overlay)
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-KAFKA_VERSIONS=(${BALLAST_KAFKA_VERSIONS:-3.9.1})
+KAFKA_VERSIONS=(${BALLAST_KAFKA_VERSIONS:-3.9.0 3.9.1})
 IMAGES=(docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
 	localhost/ballast-pause:1 localhost/ballast:dev localhost/ballast-testkit:1)
 for v in "${KAFKA_VERSIONS[@]}"; do IMAGES+=("localhost/ballast-kafka:$v"); done

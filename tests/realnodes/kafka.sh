@@ -240,13 +240,15 @@ sampler_start() {
 sampler_stop() { kill -TERM "$SAMPLER_PID" 2>/dev/null || true; }
 SAMPLE_DIR=""
 
-# watch_start N — member-watch on the N members (never more than 1 down, from the API).
+# watch_start N [FIRST_LEAVING] — member-watch on the N members (never more than 1 down, from
+# the API); members FIRST_LEAVING..N-1 are being removed: once gone they are not down.
 watch_start() {
-	local ready="$TMP/member-watch.ready" i members="" t0=$SECONDS
+	local ready="$TMP/member-watch.ready" i members="" leaving="" t0=$SECONDS
 	for i in $(seq 0 $(($1 - 1))); do members+="${members:+,}$PSC-$i"; done
+	for i in $(seq "${2:-$1}" $(($1 - 1))); do leaving+="${leaving:+,}$PSC-$i"; done
 	rm -f "$ready"
 	python3 "$BALLAST_SOURCE_DIR/tests/support/member-watch.py" --kubeconfig "$KUBECONFIG" --namespace "$NS" \
-		--members "$members" --max-down 1 --ready-file "$ready" >"$TMP/member-watch.log" 2>&1 &
+		--members "$members" --leaving "$leaving" --max-down 1 --ready-file "$ready" >"$TMP/member-watch.log" 2>&1 &
 	WATCH_PID=$!
 	K_PIDS+=("$WATCH_PID")
 	until [ -f "$ready" ]; do

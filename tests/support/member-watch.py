@@ -16,6 +16,8 @@ On SIGTERM/SIGINT it prints a summary line and exits 1 when at some moment more 
   member-watch: SUMMARY verdict=ok max_down=1 changes=17 relists=0 restarts=roll-0:1,...
 
 `restarts` counts, per member, the pods (uids) that replaced the one seen first.
+--leaving names members a scale-down removes: one of them that is missing has left
+the cluster and is not counted as down (while it is being deleted, it is).
 --ready-file is created once the first list is in, so a test starts changing things
 only after the witness watches.
 
@@ -29,7 +31,7 @@ again after a restart: counted as gate_violations, and the verdict is FAIL.
 Python 3 standard library only.
 
 Usage: member-watch.py --kubeconfig K --namespace NS --members a-0,a-1,a-2
-                       [--max-down 1] [--ready-file FILE]
+                       [--max-down 1] [--ready-file FILE] [--leaving a-2]
                        [--catchup-dir DIR --catchup-secs S --catchup-file F]
 """
 
@@ -181,6 +183,7 @@ class Timeline:
         self.catchup = catchup
         self.violations = 0
         self.state = {m: None for m in members}  # name -> (uid, word) or None = missing
+        self.leaving = set()  # members a scale-down removes: missing = gone, not down
         self.uids = {m: [] for m in members}  # every uid seen, in order
         self.lock = threading.Lock()
         self.t0 = time.monotonic()
@@ -191,7 +194,11 @@ class Timeline:
         self.started = False
 
     def down(self):
-        return sum(1 for s in self.state.values() if s is None or s[1] != "Ready")
+        return sum(
+            1
+            for m, s in self.state.items()
+            if (s is None and m not in self.leaving) or (s is not None and s[1] != "Ready")
+        )
 
     def set(self, name, st, why):
         """Record one member's new state; prints a timeline line when it changed."""
@@ -325,6 +332,7 @@ def main():
     ap.add_argument("--members", required=True, help="comma-separated pod names")
     ap.add_argument("--max-down", type=int, default=1)
     ap.add_argument("--ready-file")
+    ap.add_argument("--leaving", default="", help="comma-separated members being removed")
     ap.add_argument("--catchup-dir")
     ap.add_argument("--catchup-secs", type=float, default=3.0)
     ap.add_argument("--catchup-file")
@@ -344,6 +352,10 @@ def main():
         with open(a.catchup_file) as f:
             catchup = Catchup(a.catchup_dir, a.catchup_secs, f.read())
     tl = Timeline(members, a.max_down, catchup)
+    tl.leaving = {m for m in a.leaving.split(",") if m}
+    if not tl.leaving <= set(members):
+        print("member-watch: --leaving names a member --members does not", file=sys.stderr)
+        return 2
     failed = []
     kube = Kube(a.kubeconfig)
     threading.Thread(target=follow, args=(kube, a.namespace, tl, a.ready_file, stop, failed),
