@@ -148,6 +148,18 @@ static int write_more(struct lws *wsi, struct sess *ss)
     return -1;
 }
 
+/* write_now writes what is left of a queued response in one go and hangs up (lws sends
+ * what the socket cannot take yet before it closes). */
+static int write_now(struct lws *wsi, struct sess *ss)
+{
+    size_t left = ss->resp_len - ss->sent;
+    if (lws_write(wsi, ss->resp + LWS_PRE + ss->sent, left, LWS_WRITE_HTTP_FINAL) != (int)left)
+        return -1;
+    sess_clear(ss);
+    ss->answered = true;
+    return -1;
+}
+
 static int serve_metrics(struct lws *wsi, struct sess *ss, struct srv *s)
 {
     static const char pre[LWS_PRE];
@@ -363,6 +375,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct lws_vhost *vh = lws_get_vhost(wsi);
     struct vhctx *vc = vh ? lws_get_vhost_user(vh) : NULL;
 
+    /* A POST whose Content-Length is 0, or not a number (lws reads it with atoll), is
+     * complete for lws as soon as its headers are: it delivers the body completion at once
+     * and goes on to parse whatever follows (a pipelined request, stray bytes) as the next
+     * request, dropping and re-binding this connection's protocol, which would discard the
+     * answer queued here: its headers went out, its body never would, a second answer would
+     * follow and the connection would hang until lws's timeout. So an answer still queued at
+     * the body completion is written now, and the connection closed. */
+    if (ss != NULL && ss->answered && reason == LWS_CALLBACK_HTTP_BODY_COMPLETION &&
+        ss->resp != NULL)
+        return write_now(wsi, ss);
     /* A response is queued: whatever lws parses behind it (a pipelined request) is
      * dropped, and the connection closes once the response is written. */
     if (ss != NULL && ss->answered &&
