@@ -290,6 +290,7 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
         /* Deleted: its children go with it (owner references), its series too. */
         for (size_t s = 0; s < 3; s++)
             metrics_remove(c->mb.roll_state, METRICS_LABELS(key, states[s]));
+        metrics_remove(c->mb.psc_reconciles, METRICS_LABELS(key));
         return 0;
     }
     const char *uid = meta_str(psc, "uid");
@@ -344,6 +345,9 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
     for (size_t s = 0; s < 3; s++)
         metrics_gauge_set(c->mb.roll_state, METRICS_LABELS(key, states[s]),
                           strcmp(state, states[s]) == 0 ? 1 : 0);
+    /* Counted after the pass, so a test that sees it grow by 2 after a change knows a
+     * whole pass began after that change (tests/integration/lib/e2e.sh wait_reconciles). */
+    metrics_counter_add(c->mb.psc_reconciles, METRICS_LABELS(key), 1);
     zones_free(nodes, nn);
     for (int k = K_POD; k < K_COUNT; k++)
         objs_free(&kids[k]);

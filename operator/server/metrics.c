@@ -457,6 +457,7 @@ int metrics_register_ballast(struct metrics *m, struct metrics_ballast *out, str
     static const char *const verb_code[] = {"verb", "code"};
     static const char *const resource[] = {"resource"};
     static const char *const psc_state[] = {"psc", "state"};
+    static const char *const psc[] = {"psc"};
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -479,6 +480,10 @@ int metrics_register_ballast(struct metrics *m, struct metrics_ballast *out, str
                                "1 for the state each PSC's roll is in (idle, rolling, blocked, "
                                "stuck), by PSC.",
                                2, psc_state, &out->roll_state, e)) < 0 ||
+        (rc = metrics_register(m, METRICS_COUNTER, "ballast_psc_reconciles_total",
+                               "Reconcile passes that read the PSC and planned (whether or not "
+                               "anything was to do, ok or error), by PSC.",
+                               1, psc, &out->psc_reconciles, e)) < 0 ||
         (rc = metrics_register(m, METRICS_GAUGE, "ballast_leader",
                                "1 while this replica holds the leader Lease.", 0, NULL,
                                &out->leader, e)) < 0)

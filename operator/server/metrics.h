@@ -67,6 +67,7 @@ struct metrics_ballast {
     struct metrics_family *api_requests;     /* counter {verb, code} */
     struct metrics_family *watch_restarts;   /* counter {resource} */
     struct metrics_family *roll_state;       /* gauge {psc="ns/name", state} 0/1 */
+    struct metrics_family *psc_reconciles;   /* counter {psc="ns/name"}: passes that read it */
     struct metrics_family *leader;           /* gauge 0/1 */
 };
 

@@ -37,6 +37,11 @@ START_TEST(test_golden_ballast)
     ck_assert_int_eq(metrics_counter_add(mb.watch_restarts, METRICS_LABELS("pods"), 1), 0);
     ck_assert_int_eq(metrics_gauge_set(mb.roll_state, METRICS_LABELS("kafka/orders", "rolling"), 1),
                      0);
+    ck_assert_int_eq(metrics_counter_add(mb.psc_reconciles, METRICS_LABELS("kafka/orders"), 1), 0);
+    ck_assert_int_eq(metrics_counter_add(mb.psc_reconciles, METRICS_LABELS("kafka/orders"), 1), 0);
+    ck_assert_int_eq(metrics_counter_add(mb.psc_reconciles, METRICS_LABELS("kafka/gone"), 1), 0);
+    /* a deleted PSC's series goes, as its roll state does (ctl.c) */
+    ck_assert_int_eq(metrics_remove(mb.psc_reconciles, METRICS_LABELS("kafka/gone")), 0);
     ck_assert_int_eq(metrics_gauge_set(mb.leader, NULL, 1), 0);
 
     static const char want[] =
@@ -63,6 +68,10 @@ START_TEST(test_golden_ballast)
         "blocked, stuck), by PSC.\n"
         "# TYPE ballast_roll_state gauge\n"
         "ballast_roll_state{psc=\"kafka/orders\",state=\"rolling\"} 1\n"
+        "# HELP ballast_psc_reconciles_total Reconcile passes that read the PSC and planned "
+        "(whether or not anything was to do, ok or error), by PSC.\n"
+        "# TYPE ballast_psc_reconciles_total counter\n"
+        "ballast_psc_reconciles_total{psc=\"kafka/orders\"} 2\n"
         "# HELP ballast_leader 1 while this replica holds the leader Lease.\n"
         "# TYPE ballast_leader gauge\n"
         "ballast_leader 1\n";
