@@ -117,13 +117,13 @@ children_rv() {
 		-o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\n"}{end}' | sort
 }
 rv_children=$(children_rv)
-reconciles_before=$(e2e_metric_sum ballast_reconciles_total)
+reconciles_before=$(e2e_reconciles "$PSC")
 kubectl -n "$NS" annotate psc "$PSC" "e2e.ballast.dev/touch=$RANDOM" --overwrite >/dev/null
 psc_rv=$(psc_get "$PSC" '{.metadata.resourceVersion}')
 [ "$(psc_get "$PSC" '{.metadata.generation}')" = "$gen" ] || fail "an annotation bumped the generation"
-reconciled() { [ "$(e2e_metric_sum ballast_reconciles_total)" -gt "$reconciles_before" ]; }
-e2e_wait "a reconcile after the annotation (ballast_reconciles_total > $reconciles_before)" 30 reconciled
-sleep 5 # give a wrong operator time to write
+# two passes: at least one began after the annotation, and would have written by now
+wait_reconciles "$PSC" 2 60 "$reconciles_before"
+psc_rv=${E2E_POKED_RV:-$psc_rv} # the helper's own annotation, when it poked
 writes_after=$(e2e_metric_sum "$WRITE_METRIC" "$WRITE_LABELS")
 [ "$writes_after" = "$writes_before" ] ||
 	fail "steady state wrote: $WRITE_METRIC went $writes_before -> $writes_after; log: $(tail -n 20 "$E2E_OP_LOG")"
@@ -167,7 +167,7 @@ kubectl -n "$NS" get psc "$PSC" --watch \
 	-o jsonpath='{.metadata.generation} {.status.observedGeneration} Resizing={.status.conditions[?(@.type=="Resizing")].status}/{.status.conditions[?(@.type=="Resizing")].reason}{"\n"}' \
 	>"$E2E_TMP/resizing.watch" 2>&1 &
 watch_pid=$!
-sleep 1
+e2e_wait "the watch printed the PSC as it is" 30 test -s "$E2E_TMP/resizing.watch"
 kubectl -n "$NS" patch psc "$PSC" --type merge -p '{"spec":{"replicas":9}}' >/dev/null
 gen=$(psc_get "$PSC" '{.metadata.generation}')
 e2e_wait "9 member pods Ready" 120 pods_ready 9
@@ -198,7 +198,7 @@ waiting_for_drain() {
 }
 e2e_wait "Resizing=True reason WaitingForDrain naming $PSC-8" 60 waiting_for_drain
 ok "message: $(psc_cond "$PSC" Resizing message)"
-sleep 3
+wait_reconciles "$PSC" 2 60 # ballast looked again, twice, after saying it waits
 [ "$(kubectl -n "$NS" get pod "$PSC-8" -o jsonpath='{.metadata.uid}')" = "$pod8_uid" ] || fail "$PSC-8 was removed while it hosts partitions"
 [ "$(kubectl -n "$NS" get pod "$PSC-8" -o jsonpath='{.metadata.deletionTimestamp}')" = "" ] || fail "$PSC-8 is being deleted while it hosts partitions"
 ok "$PSC-8 still runs while it reports 4 partitions"

@@ -55,7 +55,7 @@ events=$(kubectl -n "$NS" get events --field-selector involvedObject.kind=Physic
 	-o jsonpath='{range .items[*]}{.type} {.reason}: {.message}{"\n"}{end}')
 grep -q "^Warning InvalidSpec: .*zone-x" <<<"$events" || fail "no Warning InvalidSpec event naming zone-x; events: $events"
 ok "Warning Event InvalidSpec on the PSC"
-sleep 5 # give a wrong operator time to create something anyway
+wait_reconciles "$PSC" 2 60 # looked again after reporting: a wrong operator would create now
 for kind in pods pvc services configmaps poddisruptionbudgets; do
 	n=$(managed_count "$kind")
 	[ "$n" = 0 ] || fail "$n $kind created for an invalid spec: $(kubectl -n "$NS" get "$kind" -l "$E2E_SELECTOR" -o name)"

@@ -29,7 +29,7 @@ ok "Degraded: $(psc_cond "$PSC" Degraded message)"
 psc_cond_is "$PSC" Ready False || fail "Ready is still True with a member missing"
 [ "$(psc_get "$PSC" '{.status.replicas}/{.status.readyReplicas}')" = "2/2" ] ||
 	fail "status replicas/readyReplicas = $(psc_get "$PSC" '{.status.replicas}/{.status.readyReplicas}'), want 2/2"
-sleep 6
+wait_reconciles "$PSC" 2 60 # looked again after reporting, and still paused
 pod_gone || fail "$PSC-1 was recreated while paused"
 ok "$PSC-1 stays missing while paused; Ready=False, replicas 2/2"
 
@@ -38,7 +38,7 @@ kubectl -n "$NS" patch psc "$PSC" --type merge -p '{"spec":{"image":"registry.ex
 rolling_paused() { psc_caught_up "$PSC" && psc_cond_is "$PSC" Rolling False Paused; }
 e2e_wait "Rolling=False reason Paused" 30 rolling_paused
 ok "Rolling: $(psc_cond "$PSC" Rolling message)"
-sleep 3
+wait_reconciles "$PSC" 2 60
 for i in 0 2; do
 	[ "$(kubectl -n "$NS" get pod "$PSC-$i" -o jsonpath='{.metadata.labels.ballast\.dev/revision}')" = "$rev" ] ||
 		fail "$PSC-$i was restarted onto the new image while paused"
@@ -52,7 +52,7 @@ step "6c. the annotation ballast.dev/paused=true pauses as spec.paused does"
 kubectl -n "$NS" annotate psc "$PSC" ballast.dev/paused=true --overwrite >/dev/null
 kubectl -n "$NS" patch psc "$PSC" --type merge -p '{"spec":{"paused":false}}' >/dev/null
 e2e_wait "status caught up with spec.paused=false" 30 psc_caught_up "$PSC"
-sleep 5
+wait_reconciles "$PSC" 2 60
 pod_gone || fail "$PSC-1 was recreated although the annotation ballast.dev/paused=true is set"
 missing_reported || fail "with the annotation, Degraded should still name the pause: $(psc_cond "$PSC" Degraded message)"
 ok "still paused by the annotation"

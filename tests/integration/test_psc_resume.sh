@@ -49,7 +49,7 @@ all_done() { [ "$(restarted_count)" -eq "$N" ]; }
 e2e_wait "every member restarted onto r1" 240 all_done
 up_to_date() { psc_ready "$PSC" && psc_cond_is "$PSC" Rolling False UpToDate; }
 e2e_wait "Ready=True, Rolling=False UpToDate" 120 up_to_date
-sleep 2
+wait_reconciles "$PSC" 2 60 # an extra restart would start now, and show in the watch
 kill "$watch_pid" "$sampler" 2>/dev/null || true
 wait "$watch_pid" "$sampler" 2>/dev/null || true
 for i in $(seq 0 $((N - 1))); do

@@ -35,7 +35,7 @@ blocked() {
 }
 e2e_wait "Rolling=True RollBlocked naming $PSC-1 and the metric" 60 blocked
 ok "Rolling: $(psc_cond "$PSC" Rolling message)"
-sleep 5
+wait_reconciles "$PSC" 2 60 # looked again, twice, after reporting the block
 for i in $(seq 0 $((N - 1))); do
 	[ "$(kubectl -n "$NS" get pod "$PSC-$i" -o jsonpath='{.metadata.uid}')" = "${UID0[$i]}" ] ||
 		fail "$PSC-$i was restarted while a gate fails"
@@ -84,11 +84,12 @@ n=$(kubectl -n "$NS" get events --field-selector involvedObject.kind=PhysicalSta
 ok "each member restarted once ($n MemberRestarting events); Rolling: $(psc_cond "$PSC" Rolling message)"
 
 step "the same restart value again restarts nothing"
-kubectl -n "$NS" annotate psc "$PSC" ballast.dev/restart=r1 --overwrite >/dev/null
 declare -A UID1=()
 for i in $(seq 0 $((N - 1))); do UID1[$i]=$(kubectl -n "$NS" get pod "$PSC-$i" -o jsonpath='{.metadata.uid}'); done
+from=$(e2e_reconciles "$PSC")
+kubectl -n "$NS" annotate psc "$PSC" ballast.dev/restart=r1 --overwrite >/dev/null
 kubectl -n "$NS" annotate psc "$PSC" e2e.ballast.dev/touch=1 --overwrite >/dev/null
-sleep 5
+wait_reconciles "$PSC" 2 60 "$from"
 for i in $(seq 0 $((N - 1))); do
 	[ "$(kubectl -n "$NS" get pod "$PSC-$i" -o jsonpath='{.metadata.uid}')" = "${UID1[$i]}" ] || fail "$PSC-$i restarted again"
 done

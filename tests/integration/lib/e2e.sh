@@ -180,6 +180,46 @@ e2e_metrics() {
 # matches LABEL_REGEX (an awk regex against the text between the braces); 0 if none.
 e2e_metric_sum() { e2e_metrics | prom_sum "$@"; }
 
+# e2e_reconciles PSC — how many reconcile passes of PSC (a name in $NS, or ns/name)
+# ballast has finished: ballast_psc_reconciles_total{psc="<ns>/<name>"}, 0 before the first.
+e2e_reconciles() {
+	local key=$1
+	[[ "$key" == */* ]] || key="$NS/$key"
+	e2e_metric_sum ballast_psc_reconciles_total "^psc=\"$key\"\$"
+}
+
+# wait_reconciles PSC N SECS [FROM] — wait until ballast has finished N more passes of
+# PSC than FROM (default: the count now), failing after SECS. The evidence a test needs
+# before asserting that ballast did NOT do something: record FROM, make the change, then
+# wait_reconciles PSC 2 SECS FROM — the first pass counted may have begun before the
+# change, the second began after it (the work queue re-runs a key changed mid-pass).
+# While the count stands still for a second, the PSC gets a harmless annotation
+# (e2e.ballast.dev/poke, no new generation), so a quiet PSC (its next resync up to 60s
+# away) is looked at again now; E2E_NO_POKE=1 waits without touching it.
+# E2E_POKED_RV is the PSC's resourceVersion after the last poke ("" when none).
+wait_reconciles() {
+	local psc=$1 n=$2 secs=$3 from=${4:-} t0=$SECONDS now last=-1 still=0 name
+	name=${psc#*/}
+	[ -n "$from" ] || from=$(e2e_reconciles "$psc")
+	E2E_POKED_RV=""
+	while :; do
+		now=$(e2e_reconciles "$psc")
+		[ "$now" -ge $((from + n)) ] && break
+		if [ $((SECONDS - t0)) -ge "$secs" ]; then
+			fail "timed out after ${secs}s waiting for $n reconciles of $psc: ballast_psc_reconciles_total went $from -> $now"
+		fi
+		if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
+		last=$now
+		if [ "$still" -ge 3 ] && [ "${E2E_NO_POKE:-0}" != 1 ]; then
+			E2E_POKED_RV=$(kubectl -n "$NS" annotate psc "$name" "e2e.ballast.dev/poke=$now-$RANDOM" \
+				--overwrite -o jsonpath='{.metadata.resourceVersion}')
+			still=0
+		fi
+		sleep 0.2
+	done
+	ok "$n reconciles of $psc seen (ballast_psc_reconciles_total $from -> $now, after $((SECONDS - t0))s)"
+}
+
 # e2e_fake_metrics FILE TEXT — write a metrics file for the fake members
 # (FILE is default.prom or <pod>.prom).
 e2e_fake_metrics() {
