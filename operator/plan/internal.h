@@ -79,6 +79,8 @@ bool plan_jlabels_contain(const cJSON *obj, const cJSON *want_labels);
 char *plan_strdup(const char *s);
 char *plan_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int plan_parse_time(const char *s, time_t *out);
+/* When pod's Ready condition last turned True; 0 when unknown. */
+time_t plan_ready_since(const cJSON *pod);
 void plan_fmt_time(time_t t, char out[32]);
 
 /* ---- plan.c output builders (take ownership of obj) ---- */

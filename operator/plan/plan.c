@@ -133,6 +133,21 @@ void plan_event_about(struct pctx *c, const char *condition, int action)
     }
 }
 
+/* When pod's Ready condition last turned True; 0 when unknown (then taken as settled). */
+time_t plan_ready_since(const cJSON *pod)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, plan_jget(pod, "status", "conditions", (const char *)NULL))
+    {
+        const char *t = plan_jstr(k, "type", (const char *)NULL);
+        time_t since;
+        if (t != NULL && strcmp(t, "Ready") == 0 &&
+            plan_parse_time(plan_jstr(k, "lastTransitionTime", (const char *)NULL), &since) == 0)
+            return since;
+    }
+    return 0;
+}
+
 void plan_out_requeue(struct pctx *c, int seconds)
 {
     if (seconds > 0 && (c->out->requeue_after == 0 || seconds < c->out->requeue_after))

@@ -9,8 +9,29 @@
 
 /* Up is in progress while a wanted member has no volume yet, and stays so (per the
  * last written status) until every wanted member is Ready and every gate holds. */
-static bool up_in_progress(struct pctx *c, char *why, size_t n)
+/* Seconds to the next pass while a scale-up waits. For pods: 15 (their events wake a pass
+ * sooner). For what Ready members report (serving, gates): no event will come, so the members
+ * are read again every UP_POLL_SECONDS while the newest Ready pod turned Ready less than
+ * UP_POLL_WINDOW seconds ago, then every 15 s, so a member that never serves costs no more. */
+#define UP_WAIT_SECONDS 15
+#define UP_POLL_SECONDS 2
+#define UP_POLL_WINDOW  60
+
+static int metrics_wait(const struct pctx *c)
 {
+    time_t newest = 0;
+    for (int i = 0; i < c->nm; i++) {
+        time_t t = c->m[i].pod != NULL && c->m[i].ready ? plan_ready_since(c->m[i].pod) : 0;
+        newest = t > newest ? t : newest;
+    }
+    return newest > 0 && c->in->now - newest < UP_POLL_WINDOW ? UP_POLL_SECONDS : UP_WAIT_SECONDS;
+}
+
+/* Whether a scale-up is under way; then why says what it waits for and *wait when to look
+ * again. */
+static bool up_in_progress(struct pctx *c, char *why, size_t n, int *wait)
+{
+    *wait = UP_WAIT_SECONDS;
     bool fresh = false;
     for (int i = 0; i < c->nm; i++)
         if (c->m[i].wanted && c->m[i].pvc == NULL)
@@ -35,12 +56,15 @@ static bool up_in_progress(struct pctx *c, char *why, size_t n)
         }
         if (!m->serving) {
             snprintf(why, n, "member %s is Ready but its broker is not serving yet", m->name);
+            *wait = metrics_wait(c);
             return true;
         }
     }
     for (int i = 0; i < c->nm; i++)
-        if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n))
+        if (c->m[i].pod != NULL && !plan_gates_hold(c, &c->m[i], why, n)) {
+            *wait = metrics_wait(c);
             return true;
+        }
     return false;
 }
 
@@ -139,7 +163,8 @@ int plan_decide_resize(struct pctx *c, struct err *e)
         leaving++;
         top = m; /* extras are sorted: the last one is the highest ordinal */
     }
-    c->scaling_up = up_in_progress(c, why, sizeof why);
+    int up_wait = UP_WAIT_SECONDS;
+    c->scaling_up = up_in_progress(c, why, sizeof why, &up_wait);
     if (c->scaling_up && !c->can_act) {
         snprintf(msg, sizeof msg, "Scaling up to %d members waits: %s.", replicas,
                  c->invalid ? "fix the spec first (see the Degraded condition)"
@@ -151,7 +176,7 @@ int plan_decide_resize(struct pctx *c, struct err *e)
                  "is Ready and every gate holds.",
                  replicas, why);
         plan_cond_set(&c->resizing, true, "ScalingUp", msg);
-        plan_out_requeue(c, 15);
+        plan_out_requeue(c, up_wait);
     } else {
         snprintf(msg, sizeof msg, "%d members, as spec.replicas asks.", replicas);
         plan_cond_set(&c->resizing, false, "Stable", msg);

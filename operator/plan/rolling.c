@@ -81,28 +81,13 @@ static bool recovering(const struct pmember *m)
            m->health->broker_state.value == PLAN_BROKER_STATE_RECOVERY;
 }
 
-/* When pod's Ready condition last turned True; 0 when unknown (then taken as settled). */
-static time_t ready_since(const cJSON *pod)
-{
-    const cJSON *k;
-    cJSON_ArrayForEach(k, plan_jget(pod, "status", "conditions", (const char *)NULL))
-    {
-        const char *t = plan_jstr(k, "type", (const char *)NULL);
-        time_t since;
-        if (t != NULL && strcmp(t, "Ready") == 0 &&
-            plan_parse_time(plan_jstr(k, "lastTransitionTime", (const char *)NULL), &since) == 0)
-            return since;
-    }
-    return 0;
-}
-
 /* Whether a member became Ready less than PLAN_SETTLE_SECONDS ago: no restart until it
  * has stayed Ready that long (the timer requeues for the moment it has). */
 static bool settling(struct pctx *c, char *why, size_t n)
 {
     for (int i = 0; i < c->nm; i++) {
         const struct pmember *m = &c->m[i];
-        time_t since = m->pod != NULL && m->ready ? ready_since(m->pod) : 0;
+        time_t since = m->pod != NULL && m->ready ? plan_ready_since(m->pod) : 0;
         if (since > 0 && c->in->now - since < PLAN_SETTLE_SECONDS) {
             snprintf(why, n,
                      "member %s became Ready less than %ds ago and must stay Ready that long",

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plan/testkit.h"
 
@@ -111,6 +112,74 @@ START_TEST(test_scale_up_waits_for_dns)
 END_TEST
 
 /* Below the quorum (the webhook refuses it; here it got through anyway): hold, say why. */
+/* Sets the time pod `name`'s Ready condition turned to what it is. */
+static void ready_at(struct tk *t, const char *name, time_t when)
+{
+    cJSON *pod = tk_get(t, PLAN_POD, name);
+    cJSON *k =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(pod, "status"), "conditions"),
+                           0);
+    ck_assert_ptr_nonnull(k);
+    char ts[32];
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&when, &tm));
+    cJSON_DeleteItemFromObjectCaseSensitive(k, "lastTransitionTime");
+    cJSON_AddStringToObject(k, "lastTransitionTime", ts);
+}
+
+/* A scale-up whose pods are all Ready waits only for what the new members report, and no
+ * pod event will wake the next pass: it looks again in 2 s while the newest pod turned
+ * Ready less than a minute ago, then at the usual 15 s; waiting for a pod stays at 15 s. */
+START_TEST(test_scale_up_polls_members_after_ready)
+{
+    static const struct {
+        const char *what;
+        time_t ready_ago; /* of orders-4, the newest; others 600 s */
+        bool pod_ready;   /* orders-4's pod Ready */
+        int nhealth;      /* members scraped, from 0 */
+        bool serving;     /* orders-3 and -4 report RUNNING */
+        int requeue;
+    } rows[] = {
+        {"just Ready, not scraped", 3, true, 3, true, 2},
+        {"just Ready, not serving", 3, true, 5, false, 2},
+        {"Ready 59 s, not scraped", 59, true, 3, true, 2},
+        {"Ready 61 s, not scraped", 61, true, 3, true, 15},
+        {"Ready long ago, not serving", 600, true, 5, false, 15},
+        {"pod not Ready", 3, false, 5, true, 15},
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        struct tk t;
+        setup(&t, 3);
+        t.psc.spec.replicas = 5;
+        t.psc.generation++;
+        tk_health_all(&t, 3, 0, 0);
+        for (int pass = 0; pass < 6 && tk_get(&t, PLAN_POD, "orders-4") == NULL; pass++) {
+            ck_assert_int_eq(tk_plan(&t), 0);
+            tk_apply(&t);
+        }
+        ck_assert_ptr_nonnull(tk_get(&t, PLAN_POD, "orders-4"));
+        tk_all_ready(&t);
+        tk_pod_ready(&t, "orders-4", rows[r].pod_ready);
+        for (int i = 0; i < 5; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "orders-%d", i);
+            ready_at(&t, name, t.now - (i == 4 ? rows[r].ready_ago : 600));
+        }
+        tk_health_all(&t, rows[r].nhealth, 0, 0);
+        if (!rows[r].serving)
+            t.health[3].broker_state.value = t.health[4].broker_state.value = 2;
+        ck_assert_int_eq(tk_plan(&t), 0);
+        ck_assert_msg(strcmp(tk_cond(t.plan->status, "Resizing", "reason"), "ScalingUp") == 0,
+                      "%s: Resizing %s", rows[r].what,
+                      tk_cond(t.plan->status, "Resizing", "reason"));
+        ck_assert_msg(t.plan->requeue_after == rows[r].requeue, "%s: requeue %d, want %d",
+                      rows[r].what, t.plan->requeue_after, rows[r].requeue);
+        tk_free(&t);
+    }
+}
+END_TEST
+
 START_TEST(test_scale_down_keeps_voters)
 {
     struct tk t;
@@ -479,6 +548,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_scale_up_order);
     tcase_add_test(tc, test_scale_up_waits_for_dns);
+    tcase_add_test(tc, test_scale_up_polls_members_after_ready);
     tcase_add_test(tc, test_scale_down_keeps_voters);
     tcase_add_test(tc, test_scale_down);
     tcase_add_test(tc, test_scale_down_with_roll);
