@@ -1,10 +1,12 @@
 /* workqueue.c — the key queue of workqueue.h: one record per key (queued / processing / waiting /
- * back-off count) in a hash table, a FIFO of ready keys and a deadline-sorted list of waiting ones,
- * all under one mutex. A record lives only while it has some state, so memory follows the keys. */
+ * back-off count) in a hash table, a FIFO of ready keys and a binary min-heap of waiting ones by
+ * deadline (each record knows its heap slot, so "keep the earlier deadline" is a decrease-key), all
+ * under one mutex: adds and get are O(log waiting). A record lives only while it has some state. */
 #include "kube/workqueue.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,13 +16,14 @@
 struct wq_item {
     struct htab_node node; /* node.key is key */
     char *key;
-    struct wq_item *qnext;         /* ready FIFO */
-    struct wq_item *dprev, *dnext; /* waiting list, sorted by due */
-    int dirty;      /* wants processing: in the FIFO, or re-queued at done when processing */
-    int processing; /* handed out by get, done not yet called */
-    int waiting;    /* in the waiting list */
+    struct wq_item *qnext; /* ready FIFO */
+    int dirty;             /* wants processing: in the FIFO, or re-queued at done when processing */
+    int processing;        /* handed out by get, done not yet called */
+    int waiting;           /* in the heap, at heap[hidx] */
     int failures;
+    size_t hidx;
     double due;
+    uint64_t seq; /* breaks ties of due: the one whose deadline was set first comes out first */
 };
 
 struct kube_wq {
@@ -29,8 +32,9 @@ struct kube_wq {
     struct htab items; /* of struct wq_item */
     struct wq_item *qhead, *qtail;
     size_t qlen;
-    struct wq_item *dhead;
-    size_t dlen;
+    struct wq_item **heap; /* owned array (the items are the table's); heap[0] is due first */
+    size_t dlen, dcap;
+    uint64_t dseq;
     int shutdown;
     double base_delay, max_delay;
     kube_wq_clock_fn clock;
@@ -102,43 +106,94 @@ static void add_locked(struct kube_wq *q, struct wq_item *it)
     }
 }
 
-static void unlink_waiting(struct kube_wq *q, struct wq_item *it)
+/* a comes out before b */
+static int due_before(const struct wq_item *a, const struct wq_item *b)
 {
-    if (it->dprev)
-        it->dprev->dnext = it->dnext;
-    else
-        q->dhead = it->dnext;
-    if (it->dnext)
-        it->dnext->dprev = it->dprev;
-    it->dprev = it->dnext = NULL;
-    it->waiting = 0;
-    q->dlen--;
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
+static void heap_set(struct kube_wq *q, size_t i, struct wq_item *it)
+{
+    q->heap[i] = it;
+    it->hidx = i;
+}
+
+static void sift_up(struct kube_wq *q, size_t i)
+{
+    struct wq_item *it = q->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!due_before(it, q->heap[parent]))
+            break;
+        heap_set(q, i, q->heap[parent]);
+        i = parent;
+    }
+    heap_set(q, i, it);
+}
+
+static void sift_down(struct kube_wq *q, size_t i)
+{
+    struct wq_item *it = q->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= q->dlen)
+            break;
+        if (c + 1 < q->dlen && due_before(q->heap[c + 1], q->heap[c]))
+            c++;
+        if (!due_before(q->heap[c], it))
+            break;
+        heap_set(q, i, q->heap[c]);
+        i = c;
+    }
+    heap_set(q, i, it);
+}
+
+/* Room for one more waiting key, so that insert_waiting cannot fail. 0 or ERR_NOMEM. */
+static int heap_reserve(struct kube_wq *q)
+{
+    if (q->dlen < q->dcap)
+        return 0;
+    size_t cap = q->dcap ? q->dcap * 2 : 64;
+    struct wq_item **h = realloc(q->heap, cap * sizeof *h);
+    if (!h)
+        return ERR_NOMEM;
+    q->heap = h;
+    q->dcap = cap;
+    return 0;
+}
+
+static void unlink_waiting(struct kube_wq *q, struct wq_item *it)
+{
+    size_t i = it->hidx;
+    struct wq_item *last = q->heap[--q->dlen];
+    it->waiting = 0;
+    if (i == q->dlen)
+        return;
+    /* the last leaf fills the hole, then moves whichever way restores the order */
+    heap_set(q, i, last);
+    if (i > 0 && due_before(last, q->heap[(i - 1) / 2]))
+        sift_up(q, i);
+    else
+        sift_down(q, i);
+}
+
+/* The caller reserved a slot (heap_reserve). */
 static void insert_waiting(struct kube_wq *q, struct wq_item *it, double due)
 {
     if (it->waiting) {
         if (it->due <= due)
             return;
-        unlink_waiting(q, it);
+        /* decrease-key: as if removed and added again, so it goes after keys already due then */
+        it->due = due;
+        it->seq = q->dseq++;
+        sift_up(q, it->hidx);
+    } else {
+        it->due = due;
+        it->seq = q->dseq++;
+        it->waiting = 1;
+        heap_set(q, q->dlen++, it);
+        sift_up(q, it->hidx);
     }
-    it->due = due;
-    it->waiting = 1;
-    q->dlen++;
-    struct wq_item *prev = NULL, *cur = q->dhead;
-    /* ties keep insertion order: equal deadlines come out first-added first */
-    while (cur && cur->due <= due) {
-        prev = cur;
-        cur = cur->dnext;
-    }
-    it->dprev = prev;
-    it->dnext = cur;
-    if (prev)
-        prev->dnext = it;
-    else
-        q->dhead = it;
-    if (cur)
-        cur->dprev = it;
     /* a waiter may be sleeping until a later deadline */
     pthread_cond_broadcast(&q->cv);
 }
@@ -146,8 +201,8 @@ static void insert_waiting(struct kube_wq *q, struct wq_item *it, double due)
 /* Moves the waiting keys that are due into the FIFO, in deadline order. */
 static void promote_due(struct kube_wq *q, double now)
 {
-    while (q->dhead && q->dhead->due <= now) {
-        struct wq_item *it = q->dhead;
+    while (q->dlen > 0 && q->heap[0]->due <= now) {
+        struct wq_item *it = q->heap[0];
         unlink_waiting(q, it);
         add_locked(q, it);
     }
@@ -192,6 +247,7 @@ void kube_wq_free(struct kube_wq *q)
         free(it);
     }
     htab_free(&q->items);
+    free(q->heap);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     free(q);
@@ -207,7 +263,8 @@ int kube_wq_add_after(struct kube_wq *q, const char *key, double seconds)
     pthread_mutex_lock(&q->mu);
     if (q->shutdown)
         goto out;
-    struct wq_item *it = find_or_add(q, key);
+    /* reserved before any change, so an out-of-memory add leaves the queue as it was */
+    struct wq_item *it = seconds > 0 && heap_reserve(q) < 0 ? NULL : find_or_add(q, key);
     if (!it) {
         rc = ERR_NOMEM;
         goto out;
@@ -237,7 +294,7 @@ int kube_wq_add_rate_limited(struct kube_wq *q, const char *key, double *delay)
     pthread_mutex_lock(&q->mu);
     if (q->shutdown)
         goto out;
-    struct wq_item *it = find_or_add(q, key);
+    struct wq_item *it = heap_reserve(q) < 0 ? NULL : find_or_add(q, key);
     if (!it) {
         rc = ERR_NOMEM;
         goto out;
@@ -326,8 +383,8 @@ char *kube_wq_get(struct kube_wq *q, double timeout)
         if (left <= 0)
             break;
         /* sleep until the first waiting key is due (on q->clock's scale) or the timeout */
-        if (q->dhead) {
-            double due_in = q->dhead->due - q->clock(q->clock_ud);
+        if (q->dlen > 0) {
+            double due_in = q->heap[0]->due - q->clock(q->clock_ud);
             if (due_in < left)
                 left = due_in > 0.001 ? due_in : 0.001;
         }

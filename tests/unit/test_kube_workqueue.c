@@ -1,6 +1,7 @@
 /* test_kube_workqueue.c — the work queue: de-duplication, a key never handed to two workers at once
  * (also with real threads), back-off growth, cap and forget, add_after ordering on a fake clock,
- * timeouts, shutdown waking waiters, and bad arguments. */
+ * timeouts, shutdown waking waiters, bad arguments; and against a reference model (plain arrays and
+ * linear scans) over random operations, and 10,000 waiting keys coming out in deadline order. */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -383,6 +384,197 @@ START_TEST(test_many_keys)
 }
 END_TEST
 
+/* The reference model: what workqueue.h promises, written the slow and obvious way. */
+#define M_KEYS 24
+struct model {
+    int dirty[M_KEYS], processing[M_KEYS], waiting[M_KEYS], failures[M_KEYS];
+    double due[M_KEYS];
+    long seq[M_KEYS]; /* when the deadline was set: equal deadlines come out first set first */
+    long nseq;
+    int fifo[M_KEYS * 2]; /* ready keys, in order */
+    int nfifo;
+    double base, max;
+};
+
+static void m_add(struct model *m, int k)
+{
+    if (m->dirty[k])
+        return;
+    m->dirty[k] = 1;
+    if (!m->processing[k])
+        m->fifo[m->nfifo++] = k;
+}
+
+static void m_wait(struct model *m, int k, double due)
+{
+    if (m->waiting[k] && m->due[k] <= due)
+        return;
+    m->waiting[k] = 1;
+    m->due[k] = due;
+    m->seq[k] = m->nseq++;
+}
+
+static void m_promote(struct model *m, double now)
+{
+    for (;;) {
+        int best = -1;
+        for (int k = 0; k < M_KEYS; k++)
+            if (m->waiting[k] && m->due[k] <= now &&
+                (best < 0 || m->due[k] < m->due[best] ||
+                 (m->due[k] == m->due[best] && m->seq[k] < m->seq[best])))
+                best = k;
+        if (best < 0)
+            return;
+        m->waiting[best] = 0;
+        m_add(m, best);
+    }
+}
+
+static size_t m_waiting(const struct model *m)
+{
+    size_t n = 0;
+    for (int k = 0; k < M_KEYS; k++)
+        n += (size_t)m->waiting[k];
+    return n;
+}
+
+static void m_key(char *buf, size_t n, int k)
+{
+    snprintf(buf, n, "ns/k%d", k);
+}
+
+START_TEST(test_against_model)
+{
+    unsigned seed = 12345u + (unsigned)_i;
+    struct fake_clock fc = {1000};
+    struct kube_wq *q = fake_queue(&fc, 0.5, 8);
+    struct model m = {.base = 0.5, .max = 8};
+    int held[M_KEYS], nheld = 0; /* keys handed out by get, done not yet called */
+    char key[32];
+    for (int step = 0; step < 4000; step++) {
+        int op = rand_r(&seed) % 100;
+        int k = rand_r(&seed) % M_KEYS;
+        m_key(key, sizeof key, k);
+        if (op < 15) {
+            ck_assert_int_eq(kube_wq_add(q, key), 0);
+            if (m.waiting[k])
+                m.waiting[k] = 0;
+            m_add(&m, k);
+        } else if (op < 40) {
+            /* whole and half seconds, so that deadlines tie often */
+            double s = (double)(rand_r(&seed) % 13 - 2) / 2;
+            ck_assert_int_eq(kube_wq_add_after(q, key, s), 0);
+            if (s <= 0) {
+                m.waiting[k] = 0;
+                m_add(&m, k);
+            } else {
+                m_wait(&m, k, fc.now + s);
+            }
+        } else if (op < 52) {
+            double d = -1;
+            ck_assert_int_eq(kube_wq_add_rate_limited(q, key, &d), 0);
+            double want = m.base * ldexp(1.0, m.failures[k] < 60 ? m.failures[k] : 60);
+            if (want > m.max)
+                want = m.max;
+            m.failures[k]++;
+            ck_assert_msg(d == want, "step %d: delay %g, want %g", step, d, want);
+            m_wait(&m, k, fc.now + want);
+        } else if (op < 57) {
+            kube_wq_forget(q, key);
+            m.failures[k] = 0;
+        } else if (op < 77) {
+            char *got = kube_wq_get(q, 0);
+            m_promote(&m, fc.now);
+            if (m.nfifo == 0) {
+                ck_assert_msg(got == NULL, "step %d: got %s, model has nothing", step, got);
+                continue;
+            }
+            int w = m.fifo[0];
+            memmove(m.fifo, m.fifo + 1, (size_t)--m.nfifo * sizeof m.fifo[0]);
+            m.dirty[w] = 0;
+            m.processing[w] = 1;
+            m_key(key, sizeof key, w);
+            ck_assert_msg(got != NULL, "step %d: got nothing, model has %s", step, key);
+            ck_assert_str_eq(got, key);
+            free(got);
+            held[nheld++] = w;
+        } else if (op < 92) {
+            if (nheld == 0)
+                continue;
+            int i = rand_r(&seed) % nheld;
+            int w = held[i];
+            held[i] = held[--nheld];
+            m_key(key, sizeof key, w);
+            kube_wq_done(q, key);
+            m.processing[w] = 0;
+            if (m.dirty[w])
+                m.fifo[m.nfifo++] = w;
+        } else {
+            fc.now += (double)(rand_r(&seed) % 5) / 2;
+        }
+        m_promote(&m, fc.now);
+        ck_assert_uint_eq(kube_wq_len(q), (size_t)m.nfifo);
+        ck_assert_uint_eq(kube_wq_waiting(q), m_waiting(&m));
+        m_key(key, sizeof key, k); /* get and done reused the buffer */
+        ck_assert_int_eq(kube_wq_requeues(q, key), m.failures[k]);
+    }
+    kube_wq_free(q);
+}
+END_TEST
+
+START_TEST(test_10000_waiting_in_deadline_order)
+{
+    enum { N = 10000 };
+    struct fake_clock fc = {0};
+    struct kube_wq *q = fake_queue(&fc, 0, 0);
+    static double due[N];
+    static long order[N]; /* when key i's deadline was last set */
+    unsigned seed = 7;
+    char key[32];
+    long t = 0;
+    for (int i = 0; i < N; i++) {
+        due[i] = 1 + rand_r(&seed) % 3000; /* about 3 keys a deadline: ties */
+        order[i] = t++;
+        snprintf(key, sizeof key, "ns/k%d", i);
+        ck_assert_int_eq(kube_wq_add_after(q, key, due[i]), 0);
+    }
+    /* every fourth key again: an earlier deadline wins (and counts as set now), a later one not */
+    for (int i = 0; i < N; i += 4) {
+        double d = 1 + rand_r(&seed) % 3000;
+        snprintf(key, sizeof key, "ns/k%d", i);
+        ck_assert_int_eq(kube_wq_add_after(q, key, d), 0);
+        if (d < due[i]) {
+            due[i] = d;
+            order[i] = t++;
+        }
+    }
+    ck_assert_uint_eq(kube_wq_waiting(q), N);
+    fc.now = 0.5;
+    expect_get(q, NULL, 0);
+    double last_due = 0;
+    long last_order = -1;
+    int n = 0;
+    for (double now = 1; now <= 3000; now += 1) {
+        fc.now = now;
+        char *k;
+        while ((k = kube_wq_get(q, 0)) != NULL) {
+            int i = atoi(k + 4);
+            ck_assert_msg(due[i] == now, "%s due %g came out at %g", k, due[i], now);
+            ck_assert_msg(due[i] > last_due || order[i] > last_order,
+                          "%s out of order among deadline %g", k, now);
+            last_due = due[i];
+            last_order = order[i];
+            kube_wq_done(q, k);
+            free(k);
+            n++;
+        }
+    }
+    ck_assert_int_eq(n, N);
+    ck_assert_uint_eq(kube_wq_waiting(q), 0);
+    kube_wq_free(q);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kube_workqueue");
@@ -399,6 +591,8 @@ int main(void)
     tcase_add_test(tc, test_shutdown_with_work_in_flight);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_many_keys);
+    tcase_add_loop_test(tc, test_against_model, 0, 8);
+    tcase_add_test(tc, test_10000_waiting_in_deadline_order);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
