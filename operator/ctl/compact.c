@@ -50,13 +50,32 @@ void ctl_compact_child(cJSON *obj)
         cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
 }
 
-/* By informer, not by "kind": the items of a list carry no kind. */
+/* By informer, not by "kind": the items of a list carry no kind. ballast never writes a pod
+ * back, so of its spec only what the planner reads stays: the node affinity that pins the
+ * member to its zone and which ConfigMaps its volumes mount (a volume keeps its name and, for
+ * a ConfigMap, that map's name). The containers, most of a pod's bytes, go. */
 void ctl_compact_pod(cJSON *obj)
 {
-    static const char *const keep[] = {"phase", "conditions", "podIP", NULL};
+    static const char *const status_keep[] = {"phase", "conditions", "podIP", NULL};
+    static const char *const spec_keep[] = {"affinity", "volumes", NULL};
+    static const char *const affinity_keep[] = {"nodeAffinity", NULL};
+    static const char *const volume_keep[] = {"name", "configMap", NULL};
+    static const char *const cm_keep[] = {"name", NULL};
     ctl_compact_child(obj);
-    if (cJSON_IsObject(obj))
-        keep_only(cJSON_GetObjectItemCaseSensitive(obj, "status"), keep);
+    if (!cJSON_IsObject(obj))
+        return;
+    keep_only(cJSON_GetObjectItemCaseSensitive(obj, "status"), status_keep);
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+    keep_only(spec, spec_keep);
+    if (!cJSON_IsObject(spec))
+        return;
+    keep_only(cJSON_GetObjectItemCaseSensitive(spec, "affinity"), affinity_keep);
+    cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
+    {
+        keep_only(v, volume_keep);
+        keep_only(cJSON_GetObjectItemCaseSensitive(v, "configMap"), cm_keep);
+    }
 }
 
 void ctl_compact_node(cJSON *obj)

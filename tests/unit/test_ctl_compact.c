@@ -158,14 +158,20 @@ START_TEST(test_pod_keeps_what_is_read)
 {
     cJSON *pod = cJSON_Parse(
         "{\"metadata\":{\"name\":\"orders-0\",\"labels\":{\"x\":\"y\"},\"deletionTimestamp\":"
-        "\"2026-12-04T10:00:00Z\",\"managedFields\":[{}]},\"spec\":{\"nodeName\":\"n1\"},"
+        "\"2026-12-04T10:00:00Z\",\"managedFields\":[{}]},\"spec\":{\"nodeName\":\"n1\","
+        "\"containers\":[{\"name\":"
+        "\"kafka\",\"image\":\"i\"}],\"affinity\":{\"nodeAffinity\":{\"x\":1},\"podAntiAffinity\":"
+        "{}},\"volumes\":[{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":\"d\"}},"
+        "{\"name\":\"config\",\"configMap\":{\"name\":\"c\",\"items\":[]}}]},"
         "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.4\",\"hostIP\":\"10.0.0.1\","
         "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"containerStatuses\":[{}]}}");
     ctl_compact_pod(pod);
     char *s = cJSON_PrintUnformatted(pod);
     ck_assert_str_eq(s, "{\"metadata\":{\"name\":\"orders-0\",\"labels\":{\"x\":\"y\"},"
-                        "\"deletionTimestamp\":\"2026-12-04T10:00:00Z\"},\"spec\":{\"nodeName\":"
-                        "\"n1\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.4\","
+                        "\"deletionTimestamp\":\"2026-12-04T10:00:00Z\"},\"spec\":{\"affinity\":"
+                        "{\"nodeAffinity\":{\"x\":1}},\"volumes\":[{\"name\":\"data\"},"
+                        "{\"name\":\"config\",\"configMap\":{\"name\":\"c\"}}]},\"status\":{"
+                        "\"phase\":\"Running\",\"podIP\":\"10.1.0.4\","
                         "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
     free(s);
     cJSON_Delete(pod);
