@@ -1,7 +1,10 @@
 /* cache.c — the object store of cache.h: a hash table of entries by key, a second hash table
  * from owner UID to the entries that name it, and (optionally) a third from "ns/label value" to
  * the entries that carry it, all under one rwlock. A relist marks the entries it
- * sees with a new generation and sweeps the rest out, so vanished objects come back as "gone". */
+ * sees with a new generation and sweeps the rest out, so vanished objects come back as "gone".
+ * An entry keeps its object as compact JSON text, parsed again for each reader: a parsed cJSON
+ * tree costs several times the bytes of its text (a node, a key and a value allocation per
+ * field), and a fleet's worth of cached children is most of the operator's memory. */
 #include "kube/cache.h"
 
 #include <pthread.h>
@@ -14,7 +17,8 @@
 struct centry {
     struct htab_node node; /* node.key is key */
     char *key;
-    cJSON *obj;    /* owned */
+    char *text;    /* owned: the object, unformatted JSON */
+    char *rv;      /* owned: its metadata.resourceVersion, NULL when it has none */
     char **owners; /* owner uids (owned strings) */
     size_t nowners;
     char *lkey; /* "ns/value" of the indexed label (owned), NULL when absent */
@@ -106,7 +110,8 @@ static void entry_free(struct centry *en)
         free(en->owners[i]);
     free(en->owners);
     free(en->lkey);
-    cJSON_Delete(en->obj);
+    free(en->text);
+    free(en->rv);
     free(en->key);
     free(en);
 }
@@ -218,16 +223,16 @@ static void unindex_owners(struct kube_cache *c, struct centry *en)
 }
 
 /* Indexes en under "ns/value" of the cache's label, when it has that label. */
-static int index_label(struct kube_cache *c, struct centry *en)
+static int index_label(struct kube_cache *c, struct centry *en, const cJSON *obj)
 {
     if (!c->label)
         return 0;
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(en->obj, "metadata");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     const char *v = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(md, "labels"), c->label));
     if (!v)
         return 0;
-    char *k = key_dup(md_str(en->obj, "namespace"), v);
+    char *k = key_dup(md_str(obj, "namespace"), v);
     if (!k)
         return ERR_NOMEM;
     if (oadd(&c->labels, k, en) < 0) {
@@ -238,11 +243,11 @@ static int index_label(struct kube_cache *c, struct centry *en)
     return 0;
 }
 
-/* Indexes en under the distinct owner uids of en->obj. On ERR_NOMEM the index holds what it could
- * and en->owners lists exactly those, so a later unindex stays consistent. */
-static int index_owners(struct kube_cache *c, struct centry *en)
+/* Indexes en under the distinct owner uids of obj (en's object). On ERR_NOMEM the index holds what
+ * it could and en->owners lists exactly those, so a later unindex stays consistent. */
+static int index_owners(struct kube_cache *c, struct centry *en, const cJSON *obj)
 {
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(en->obj, "metadata");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     const cJSON *refs = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
     if (!cJSON_IsArray(refs))
         return 0;
@@ -277,10 +282,31 @@ static int index_owners(struct kube_cache *c, struct centry *en)
 
 /* ---- writes ---- */
 
-static int same_rv(const cJSON *a, const cJSON *b)
+static int same_rv(const char *stored, const cJSON *obj)
 {
-    const char *ra = md_str(a, "resourceVersion"), *rb = md_str(b, "resourceVersion");
-    return ra && rb && *ra && strcmp(ra, rb) == 0;
+    const char *rv = md_str(obj, "resourceVersion");
+    return stored && rv && *rv && strcmp(stored, rv) == 0;
+}
+
+/* The stored form of obj: its text and resourceVersion (both malloc'ed). 0 or ERR_NOMEM (nothing
+ * allocated). */
+static int encode(const cJSON *obj, char **text, char **rv)
+{
+    const char *v = md_str(obj, "resourceVersion");
+    *text = cJSON_PrintUnformatted(obj);
+    *rv = v ? strdup(v) : NULL;
+    if (*text && (*rv || !v))
+        return 0;
+    free(*text);
+    free(*rv);
+    *text = *rv = NULL;
+    return ERR_NOMEM;
+}
+
+/* A new tree of en's object (the caller owns it), NULL when out of memory. */
+static cJSON *decode(const struct centry *en)
+{
+    return cJSON_Parse(en->text);
 }
 
 /* Takes obj. *change gets what happened; *out_en the entry (for the relist's generation mark). */
@@ -298,33 +324,43 @@ static int upsert_locked(struct kube_cache *c, cJSON *obj, enum kube_cache_chang
         return err_set(e, ERR_NOMEM, "cache: out of memory");
     }
     struct centry *en = efind(c, key);
-    if (en) {
+    if (en && same_rv(en->rv, obj)) {
         free(key);
         *out_en = en;
-        if (same_rv(en->obj, obj)) {
-            cJSON_Delete(obj);
-            *change = KUBE_CACHE_SAME;
-            return 0;
+        cJSON_Delete(obj);
+        *change = KUBE_CACHE_SAME;
+        return 0;
+    }
+    char *text, *rv;
+    /* encoded first: out of memory here leaves the stored entry as it was */
+    if (encode(obj, &text, &rv) < 0 || (!en && !(en = calloc(1, sizeof *en)))) {
+        if (text) {
+            free(text);
+            free(rv);
         }
+        *out_en = efind(c, key);
+        free(key);
+        cJSON_Delete(obj);
+        return err_set(e, ERR_NOMEM, "cache: out of memory");
+    }
+    if (en->key) {
+        free(key);
         unindex_owners(c, en);
-        cJSON_Delete(en->obj);
-        en->obj = obj;
+        free(en->text);
+        free(en->rv);
         *change = KUBE_CACHE_UPDATED;
     } else {
-        en = calloc(1, sizeof *en);
-        if (!en) {
-            free(key);
-            cJSON_Delete(obj);
-            return err_set(e, ERR_NOMEM, "cache: out of memory");
-        }
         en->key = key;
         en->node.key = key;
-        en->obj = obj;
         htab_insert(&c->entries, &en->node);
-        *out_en = en;
         *change = KUBE_CACHE_ADDED;
     }
-    if (index_owners(c, en) < 0 || index_label(c, en) < 0)
+    en->text = text;
+    en->rv = rv;
+    *out_en = en;
+    int rc = index_owners(c, en, obj) < 0 || index_label(c, en, obj) < 0 ? ERR_NOMEM : 0;
+    cJSON_Delete(obj);
+    if (rc < 0)
         return err_set(e, ERR_NOMEM, "cache: out of memory indexing %s", en->key);
     return 0;
 }
@@ -341,6 +377,25 @@ int kube_cache_upsert(struct kube_cache *c, cJSON *obj, struct err *e)
     int rc = upsert_locked(c, obj, &ch, &en, e);
     pthread_rwlock_unlock(&c->lock);
     return rc < 0 ? rc : (int)ch;
+}
+
+/* {"metadata":{"namespace":ns,"name":name}} from "ns/name" (or "name"); NULL when out of memory. */
+static cJSON *stub(const char *key)
+{
+    const char *slash = strchr(key, '/');
+    cJSON *o = cJSON_CreateObject();
+    cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+    if (md && slash) {
+        char *ns = strndup(key, (size_t)(slash - key));
+        if (!ns || !cJSON_AddStringToObject(md, "namespace", ns))
+            md = NULL;
+        free(ns);
+    }
+    if (!md || !cJSON_AddStringToObject(md, "name", slash ? slash + 1 : key)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
 }
 
 static void remove_entry(struct kube_cache *c, struct centry *en)
@@ -432,8 +487,12 @@ int kube_cache_replace(struct kube_cache *c, cJSON *items, cJSON **gone, cJSON *
                 continue;
             remove_entry(c, en);
             if (g) {
-                cJSON_AddItemToArray(g, en->obj);
-                en->obj = NULL;
+                /* its last state, or (out of memory) at least its name for the DELETED */
+                cJSON *last = decode(en);
+                if (!last)
+                    last = stub(en->key);
+                if (last)
+                    cJSON_AddItemToArray(g, last);
             }
             entry_free(en);
         }
@@ -467,7 +526,7 @@ cJSON *kube_cache_get(struct kube_cache *c, const char *ns, const char *name)
         return NULL;
     pthread_rwlock_rdlock(&c->lock);
     struct centry *en = efind(c, key);
-    cJSON *copy = en ? cJSON_Duplicate(en->obj, 1) : NULL;
+    cJSON *copy = en ? decode(en) : NULL;
     pthread_rwlock_unlock(&c->lock);
     free(key);
     return copy;
@@ -484,13 +543,32 @@ int kube_cache_rv(struct kube_cache *c, const char *ns, const char *name, char *
         return 0;
     pthread_rwlock_rdlock(&c->lock);
     struct centry *en = efind(c, key);
-    if (en && n) {
-        const char *v = md_str(en->obj, "resourceVersion");
-        snprintf(rv, n, "%s", v ? v : "");
-    }
+    if (en && n)
+        snprintf(rv, n, "%s", en->rv ? en->rv : "");
     pthread_rwlock_unlock(&c->lock);
     free(key);
     return en != NULL;
+}
+
+/* fn on a tree of en's object, freed after. */
+static int call(const struct centry *en, kube_cache_fn fn, void *ud)
+{
+    cJSON *obj = decode(en);
+    if (!obj)
+        return ERR_NOMEM;
+    int rc = fn(obj, ud);
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* Whether the entry of key is in namespace ns ("" = cluster-scoped): keys are "ns/name" or "name",
+ * and neither part holds a '/'. */
+static int in_ns(const char *key, const char *ns)
+{
+    size_t n = strlen(ns);
+    if (n == 0)
+        return strchr(key, '/') == NULL;
+    return strncmp(key, ns, n) == 0 && key[n] == '/';
 }
 
 int kube_cache_with(struct kube_cache *c, const char *ns, const char *name, kube_cache_fn fn,
@@ -503,48 +581,52 @@ int kube_cache_with(struct kube_cache *c, const char *ns, const char *name, kube
         return ERR_NOMEM;
     pthread_rwlock_rdlock(&c->lock);
     struct centry *en = efind(c, key);
-    int rc = en ? fn(en->obj, ud) : ERR_NOTFOUND;
+    int rc = en ? call(en, fn, ud) : ERR_NOTFOUND;
     pthread_rwlock_unlock(&c->lock);
     free(key);
     return rc;
 }
 
-int kube_cache_each_owner(struct kube_cache *c, const char *uid, kube_cache_fn fn, void *ud)
+/* The walks below call an entry_fn on each entry they select, under the read lock. */
+typedef int (*entry_fn)(const struct centry *en, void *ud);
+
+static int walk_set(struct htab *h, const char *k, entry_fn fn, void *ud)
 {
-    if (!c || !uid || !fn)
-        return ERR_INVALID;
     int rc = 0;
-    pthread_rwlock_rdlock(&c->lock);
-    struct owner_set *os = ofind(&c->owners, uid);
+    struct owner_set *os = ofind(h, k);
     for (size_t i = 0; os && i < os->n && rc == 0; i++)
-        rc = fn(os->v[i]->obj, ud);
+        rc = fn(os->v[i], ud);
+    return rc;
+}
+
+static int walk_owner(struct kube_cache *c, const char *uid, entry_fn fn, void *ud)
+{
+    if (!c || !uid)
+        return ERR_INVALID;
+    pthread_rwlock_rdlock(&c->lock);
+    int rc = walk_set(&c->owners, uid, fn, ud);
     pthread_rwlock_unlock(&c->lock);
     return rc;
 }
 
-int kube_cache_each_label(struct kube_cache *c, const char *ns, const char *value, kube_cache_fn fn,
-                          void *ud)
+static int walk_label(struct kube_cache *c, const char *ns, const char *value, entry_fn fn,
+                      void *ud)
 {
-    if (!c || !value || !fn)
-        return ERR_INVALID;
-    if (!c->label)
+    if (!c || !value || !c->label)
         return ERR_INVALID;
     char *k = key_dup(ns, value);
     if (!k)
         return ERR_NOMEM;
-    int rc = 0;
     pthread_rwlock_rdlock(&c->lock);
-    struct owner_set *os = ofind(&c->labels, k);
-    for (size_t i = 0; os && i < os->n && rc == 0; i++)
-        rc = fn(os->v[i]->obj, ud);
+    int rc = walk_set(&c->labels, k, fn, ud);
     pthread_rwlock_unlock(&c->lock);
     free(k);
     return rc;
 }
 
-int kube_cache_each_ns(struct kube_cache *c, const char *ns, kube_cache_fn fn, void *ud)
+static int walk_ns(struct kube_cache *c, const char *ns, entry_fn fn, void *ud)
 {
-    if (!c || !fn)
+    if (!c)
         return ERR_INVALID;
     int rc = 0;
     pthread_rwlock_rdlock(&c->lock);
@@ -553,54 +635,78 @@ int kube_cache_each_ns(struct kube_cache *c, const char *ns, kube_cache_fn fn, v
     htab_iter_init(&hi, &c->entries);
     while (rc == 0 && (n = htab_iter_next(&hi)) != NULL) {
         const struct centry *en = HTAB_ENTRY(n, struct centry, node);
-        if (ns) {
-            const char *ons = md_str(en->obj, "namespace");
-            if (strcmp(ons ? ons : "", ns) != 0)
-                continue;
-        }
-        rc = fn(en->obj, ud);
+        if (!ns || in_ns(en->key, ns))
+            rc = fn(en, ud);
     }
     pthread_rwlock_unlock(&c->lock);
     return rc;
 }
 
-static int copy_into(const cJSON *obj, void *ud)
+struct user_fn {
+    kube_cache_fn fn;
+    void *ud;
+};
+
+static int call_user(const struct centry *en, void *ud)
 {
-    cJSON *copy = cJSON_Duplicate(obj, 1);
-    if (!copy)
+    const struct user_fn *u = ud;
+    return call(en, u->fn, u->ud);
+}
+
+int kube_cache_each_owner(struct kube_cache *c, const char *uid, kube_cache_fn fn, void *ud)
+{
+    struct user_fn u = {fn, ud};
+    return fn ? walk_owner(c, uid, call_user, &u) : ERR_INVALID;
+}
+
+int kube_cache_each_label(struct kube_cache *c, const char *ns, const char *value, kube_cache_fn fn,
+                          void *ud)
+{
+    struct user_fn u = {fn, ud};
+    return fn ? walk_label(c, ns, value, call_user, &u) : ERR_INVALID;
+}
+
+int kube_cache_each_ns(struct kube_cache *c, const char *ns, kube_cache_fn fn, void *ud)
+{
+    struct user_fn u = {fn, ud};
+    return fn ? walk_ns(c, ns, call_user, &u) : ERR_INVALID;
+}
+
+/* ud is the array of a list_* reader: the entry's own new tree goes into it */
+static int add_decoded(const struct centry *en, void *ud)
+{
+    cJSON *obj = decode(en);
+    if (!obj)
         return ERR_NOMEM;
-    cJSON_AddItemToArray(ud, copy);
+    cJSON_AddItemToArray(ud, obj);
     return 0;
+}
+
+/* arr (taken) when the walk's rc is 0, else NULL */
+static cJSON *list_or_null(cJSON *arr, int rc)
+{
+    if (rc >= 0)
+        return arr;
+    cJSON_Delete(arr);
+    return NULL;
 }
 
 cJSON *kube_cache_list_owner(struct kube_cache *c, const char *uid)
 {
     cJSON *arr = cJSON_CreateArray();
-    if (arr && kube_cache_each_owner(c, uid, copy_into, arr) < 0) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    return arr;
+    return arr ? list_or_null(arr, walk_owner(c, uid, add_decoded, arr)) : NULL;
 }
 
 cJSON *kube_cache_list_label(struct kube_cache *c, const char *ns, const char *value)
 {
     cJSON *arr = cJSON_CreateArray();
-    if (arr && kube_cache_each_label(c, ns, value, copy_into, arr) < 0) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    return arr;
+    return arr ? list_or_null(arr, walk_label(c, ns, value, add_decoded, arr)) : NULL;
 }
 
 cJSON *kube_cache_list_ns(struct kube_cache *c, const char *ns)
 {
     cJSON *arr = cJSON_CreateArray();
-    if (arr && kube_cache_each_ns(c, ns, copy_into, arr) < 0) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    return arr;
+    return arr ? list_or_null(arr, walk_ns(c, ns, add_decoded, arr)) : NULL;
 }
 
 size_t kube_cache_count(struct kube_cache *c)

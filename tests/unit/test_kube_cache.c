@@ -560,6 +560,54 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* Stored as text, read back as trees: every reader gets what was stored, value for value, in
+ * the same order, and its own tree (changing it changes nothing stored). */
+START_TEST(test_reads_give_back_what_was_stored)
+{
+    static const char *const text =
+        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"7\","
+        "\"ownerReferences\":[{\"uid\":\"u1\"}],\"labels\":{\"l\":\"v\"}},\"spec\":{\"n\":[0,-0.5,"
+        "12345678901,1e300,3.141592653589793,-7],\"b\":[true,false,null],\"s\":\"tab\\t quote\\\" "
+        "back\\\\ \\u00e9\\u2603 nl\\n\",\"e\":{},\"a\":[],\"deep\":[[[{\"x\":[1]}]]]}}";
+    cJSON *want = cJSON_Parse(text);
+    ck_assert_ptr_nonnull(want);
+    struct kube_cache *c = kube_cache_new_indexed("l");
+    ck_assert_int_eq(kube_cache_upsert(c, cJSON_Duplicate(want, 1), NULL), KUBE_CACHE_ADDED);
+    cJSON *got = kube_cache_get(c, "ns", "p");
+    ck_assert(cJSON_Compare(want, got, 1));
+    char *a = cJSON_PrintUnformatted(want), *b = cJSON_PrintUnformatted(got);
+    ck_assert_str_eq(a, b); /* key order too */
+    free(a);
+    free(b);
+    cJSON_DeleteItemFromObjectCaseSensitive(got, "spec");
+    cJSON_Delete(got);
+    cJSON *lists[] = {kube_cache_list_owner(c, "u1"), kube_cache_list_label(c, "ns", "v"),
+                      kube_cache_list_ns(c, "ns"), kube_cache_list_ns(c, NULL)};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        ck_assert_int_eq(cJSON_GetArraySize(lists[i]), 1);
+        ck_assert(cJSON_Compare(want, cJSON_GetArrayItem(lists[i], 0), 1));
+        cJSON_Delete(lists[i]);
+    }
+    char rv[16];
+    ck_assert_int_eq(kube_cache_rv(c, "ns", "p", rv, sizeof rv), 1);
+    ck_assert_str_eq(rv, "7");
+    /* cluster-scoped and namespaced apart: "" is the objects without a namespace */
+    ck_assert_int_eq(kube_cache_upsert(c, mk(NULL, "nsx", "1", NULL), NULL), KUBE_CACHE_ADDED);
+    expect_ns(c, "", "nsx");
+    expect_ns(c, "n", "");
+    cJSON *gone = NULL;
+    ck_assert_int_eq(kube_cache_replace(c, cJSON_CreateArray(), &gone, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(cJSON_GetArraySize(gone), 2);
+    const cJSON *g;
+    int matched = 0;
+    cJSON_ArrayForEach(g, gone) matched += cJSON_Compare(want, g, 1);
+    ck_assert_int_eq(matched, 1);
+    cJSON_Delete(gone);
+    cJSON_Delete(want);
+    kube_cache_free(c);
+}
+END_TEST
+
 START_TEST(test_keys)
 {
     char k[16];
@@ -637,6 +685,7 @@ int main(void)
     tcase_add_loop_test(tc, test_replace_table, 0, (int)(sizeof rcases / sizeof rcases[0]));
     tcase_add_test(tc, test_replace_outputs_optional_and_gone_keeps_last_state);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_reads_give_back_what_was_stored);
     tcase_add_test(tc, test_keys);
     tcase_add_test(tc, test_readers_and_writer);
     suite_add_tcase(s, tc);
