@@ -21,59 +21,128 @@ Runs until SIGTERM/SIGINT. Python 3 standard library only.
 """
 
 import argparse
-import http.server
 import json
 import os
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 
 SELECTOR = "app.kubernetes.io/managed-by=ballast"
+MAX_REQUEST = 64 * 1024  # a request head larger than this is dropped
 
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] fake-members: {msg}", flush=True)
 
 
-def make_handler(directory, pod_name):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            body = None
-            for name in (f"{pod_name}.prom", "default.prom"):
+def response(directory, pod_name, head):
+    """The HTTP/1.0 answer to one request head (bytes up to the blank line)."""
+    method = head.split(b" ", 1)[0]
+    if method != b"GET":
+        return b"HTTP/1.0 501 Not Implemented\r\nContent-Length: 0\r\n\r\n"
+    for name in (f"{pod_name}.prom", "default.prom"):
+        try:
+            with open(os.path.join(directory, name), "rb") as f:
+                body = f.read()
+        except FileNotFoundError:
+            continue
+        return (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    msg = f"no metrics file for {pod_name}\n".encode()
+    return b"HTTP/1.0 404 Not Found\r\nContent-Length: %d\r\n\r\n" % len(msg) + msg
+
+
+class Servers:
+    """Every member's listener and every open connection on one selector, served by the
+    main loop: one thread whatever the number of pods (a thread per pod, each polling,
+    cost more CPU than the operator it stands beside at a few thousand pods)."""
+
+    def __init__(self, port, directory):
+        self.port, self.directory = port, directory
+        self.sel = selectors.DefaultSelector()
+        self.members = {}  # pod name -> (ip, listening socket)
+
+    def ip(self, name):
+        return self.members[name][0] if name in self.members else None
+
+    def names(self):
+        return list(self.members)
+
+    def open(self, name, ip):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((ip, self.port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sel.register(sock, selectors.EVENT_READ, ("listen", name))
+        self.members[name] = (ip, sock)
+
+    def close(self, name):
+        _, sock = self.members.pop(name)
+        self.sel.unregister(sock)
+        sock.close()
+
+    def close_all(self):
+        for key in list(self.sel.get_map().values()):
+            self.sel.unregister(key.fileobj)
+            key.fileobj.close()
+        self.members.clear()
+
+    def _drop(self, conn):
+        self.sel.unregister(conn)
+        conn.close()
+
+    def poll(self, timeout):
+        for key, _ in self.sel.select(timeout):
+            kind, state = key.data
+            sock = key.fileobj
+            if kind == "listen":
+                while True:
+                    try:
+                        conn, _ = sock.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        break
+                    conn.setblocking(False)
+                    self.sel.register(conn, selectors.EVENT_READ, ("read", [state, b""]))
+            elif kind == "read":
                 try:
-                    with open(os.path.join(directory, name), "rb") as f:
-                        body = f.read()
-                    break
-                except FileNotFoundError:
+                    data = sock.recv(4096)
+                except (BlockingIOError, InterruptedError):
                     continue
-            if body is None:
-                self.send_error(404, "no metrics file for " + pod_name)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt, *args):  # quiet: the operator scrapes often
-            pass
-
-    return Handler
-
-
-class Member:
-    def __init__(self, name, ip, port, directory):
-        self.name, self.ip = name, ip
-        self.server = http.server.ThreadingHTTPServer((ip, port), make_handler(directory, name))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+                except OSError:
+                    data = b""
+                if not data:
+                    self._drop(sock)
+                    continue
+                state[1] += data
+                end = state[1].find(b"\r\n\r\n")
+                if end < 0:
+                    if len(state[1]) > MAX_REQUEST:
+                        self._drop(sock)
+                    continue
+                out = response(self.directory, state[0], state[1][:end])
+                self.sel.modify(sock, selectors.EVENT_WRITE, ("write", [out]))
+            else:  # write what is left of the answer, then close (HTTP/1.0)
+                try:
+                    sent = sock.send(state[0])
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    self._drop(sock)
+                    continue
+                state[0] = state[0][sent:]
+                if not state[0]:
+                    self._drop(sock)
 
 
 def watch_pods(ns, events, stop):
@@ -122,33 +191,39 @@ def main():
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    members = {}  # pod name -> Member
+    servers = Servers(a.port, a.dir)
     wanted = {}  # pod name -> podIP, as the watch last said
     events = []
     threading.Thread(target=watch_pods, args=(a.namespace, events, stop), daemon=True).start()
     log(f"serving {a.dir} on <podIP>:{a.port} for pods of namespace {a.namespace}")
+    dirty, retry_at = False, 0.0
     while not stop.is_set():
-        while events:
-            name, ip = events.pop(0)
-            if ip is None:
-                wanted.pop(name, None)
-            else:
-                wanted[name] = ip
-        for name in list(members):
-            if wanted.get(name) != members[name].ip:
-                log(f"stop {name} on {members[name].ip}:{a.port}")
-                members.pop(name).close()
-        for name, ip in sorted(wanted.items()):
-            if name in members:
-                continue
-            try:
-                members[name] = Member(name, ip, a.port, a.dir)
-                log(f"serve {name} on {ip}:{a.port}")
-            except OSError as ex:  # e.g. an IP another member still holds: retry next pass
-                log(f"cannot bind {ip}:{a.port} for {name}: {ex}")
-        stop.wait(a.interval)
-    for m in members.values():
-        m.close()
+        if events:
+            batch = events[:]
+            del events[: len(batch)]
+            for name, ip in batch:
+                if ip is None:
+                    wanted.pop(name, None)
+                else:
+                    wanted[name] = ip
+            dirty = True
+        if dirty or (retry_at and time.monotonic() >= retry_at):
+            dirty, retry_at = False, 0.0
+            for name in servers.names():
+                if wanted.get(name) != servers.ip(name):
+                    log(f"stop {name} on {servers.ip(name)}:{a.port}")
+                    servers.close(name)
+            for name, ip in sorted(wanted.items()):
+                if servers.ip(name) is not None:
+                    continue
+                try:
+                    servers.open(name, ip)
+                    log(f"serve {name} on {ip}:{a.port}")
+                except OSError as ex:  # e.g. an IP another member still holds: retry soon
+                    log(f"cannot bind {ip}:{a.port} for {name}: {ex}")
+                    retry_at = time.monotonic() + a.interval
+        servers.poll(a.interval)
+    servers.close_all()
     log("stopped")
     return 0
 
