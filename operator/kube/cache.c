@@ -421,6 +421,127 @@ int kube_cache_delete(struct kube_cache *c, const char *ns, const char *name)
     return en != NULL;
 }
 
+unsigned long kube_cache_replace_begin(struct kube_cache *c)
+{
+    if (!c)
+        return 0;
+    pthread_rwlock_wrlock(&c->lock);
+    unsigned long gen = ++c->gen;
+    pthread_rwlock_unlock(&c->lock);
+    return gen;
+}
+
+/* Moves each item of items into the cache marked with gen; copies of the added / changed ones
+ * go to a / u when wanted. Called with the write lock held. */
+static int replace_items_locked(struct kube_cache *c, unsigned long gen, cJSON *items, cJSON *a,
+                                cJSON *u, struct err *e)
+{
+    cJSON *it;
+    while ((it = cJSON_DetachItemFromArray(items, 0)) != NULL) {
+        enum kube_cache_change ch;
+        struct centry *en = NULL;
+        struct err ue = {0};
+        cJSON *copy = NULL;
+        /* copies are taken before the cache owns it; only for added/updated, decided after */
+        if ((a || u) && md_str(it, "name") && !(copy = cJSON_Duplicate(it, 1))) {
+            cJSON_Delete(it);
+            return err_set(e, ERR_NOMEM, "cache: out of memory");
+        }
+        int r = upsert_locked(c, it, &ch, &en, &ue);
+        if (en)
+            en->gen = gen;
+        if (r == ERR_NOMEM) {
+            cJSON_Delete(copy);
+            return err_set(e, ERR_NOMEM, "%s", ue.msg);
+        }
+        if (r < 0 || ch == KUBE_CACHE_SAME) {
+            cJSON_Delete(copy); /* nameless items are skipped */
+            continue;
+        }
+        cJSON *to = ch == KUBE_CACHE_ADDED ? a : u;
+        if (to)
+            cJSON_AddItemToArray(to, copy);
+        else
+            cJSON_Delete(copy);
+    }
+    return 0;
+}
+
+int kube_cache_replace_page(struct kube_cache *c, unsigned long gen, cJSON *items, cJSON **added,
+                            cJSON **updated, struct err *e)
+{
+    cJSON *a = NULL, *u = NULL;
+    if (added)
+        *added = NULL;
+    if (updated)
+        *updated = NULL;
+    if (!c || !cJSON_IsArray(items)) {
+        cJSON_Delete(items);
+        return err_set(e, ERR_INVALID, "cache: replace needs an array of objects");
+    }
+    if ((added && !(a = cJSON_CreateArray())) || (updated && !(u = cJSON_CreateArray()))) {
+        cJSON_Delete(items);
+        cJSON_Delete(a);
+        cJSON_Delete(u);
+        return err_set(e, ERR_NOMEM, "cache: out of memory");
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    int rc = replace_items_locked(c, gen, items, a, u, e);
+    pthread_rwlock_unlock(&c->lock);
+    cJSON_Delete(items);
+    if (rc < 0) {
+        cJSON_Delete(a);
+        cJSON_Delete(u);
+        return rc;
+    }
+    if (added)
+        *added = a;
+    if (updated)
+        *updated = u;
+    return 0;
+}
+
+/* Removes every entry not marked gen; their last states go to g when it is not NULL. Called
+ * with the write lock held. */
+static void sweep_locked(struct kube_cache *c, unsigned long gen, cJSON *g)
+{
+    struct htab_iter hi;
+    struct htab_node *n;
+    htab_iter_init(&hi, &c->entries);
+    while ((n = htab_iter_next(&hi)) != NULL) {
+        struct centry *en = HTAB_ENTRY(n, struct centry, node);
+        if (en->gen == gen)
+            continue;
+        remove_entry(c, en);
+        if (g) {
+            /* its last state, or (out of memory) at least its name for the DELETED */
+            cJSON *last = decode(en);
+            if (!last)
+                last = stub(en->key);
+            if (last)
+                cJSON_AddItemToArray(g, last);
+        }
+        entry_free(en);
+    }
+}
+
+int kube_cache_replace_end(struct kube_cache *c, unsigned long gen, cJSON **gone, struct err *e)
+{
+    cJSON *g = NULL;
+    if (gone)
+        *gone = NULL;
+    if (!c)
+        return err_set(e, ERR_INVALID, "cache: replace needs a cache");
+    if (gone && !(g = cJSON_CreateArray()))
+        return err_set(e, ERR_NOMEM, "cache: out of memory");
+    pthread_rwlock_wrlock(&c->lock);
+    sweep_locked(c, gen, g);
+    pthread_rwlock_unlock(&c->lock);
+    if (gone)
+        *gone = g;
+    return 0;
+}
+
 int kube_cache_replace(struct kube_cache *c, cJSON *items, cJSON **gone, cJSON **added,
                        cJSON **updated, struct err *e)
 {
@@ -441,62 +562,12 @@ int kube_cache_replace(struct kube_cache *c, cJSON *items, cJSON **gone, cJSON *
         rc = err_set(e, ERR_NOMEM, "cache: out of memory");
         goto out;
     }
+    /* one lock over the whole switch: a reader sees the old set or the new one */
     pthread_rwlock_wrlock(&c->lock);
     unsigned long gen = ++c->gen;
-    cJSON *it;
-    while ((it = cJSON_DetachItemFromArray(items, 0)) != NULL) {
-        enum kube_cache_change ch;
-        struct centry *en = NULL;
-        struct err ue = {0};
-        cJSON *copy = NULL;
-        int want_copy = 0;
-        /* copies are taken before the cache owns it; only for added/updated, decided after */
-        if ((a || u) && md_str(it, "name"))
-            want_copy = 1;
-        if (want_copy && !(copy = cJSON_Duplicate(it, 1))) {
-            cJSON_Delete(it);
-            rc = err_set(e, ERR_NOMEM, "cache: out of memory");
-            break;
-        }
-        int r = upsert_locked(c, it, &ch, &en, &ue);
-        if (en)
-            en->gen = gen;
-        if (r == ERR_NOMEM) {
-            cJSON_Delete(copy);
-            rc = err_set(e, ERR_NOMEM, "%s", ue.msg);
-            break;
-        }
-        if (r < 0 || ch == KUBE_CACHE_SAME) {
-            cJSON_Delete(copy); /* nameless items are skipped */
-            continue;
-        }
-        cJSON *to = ch == KUBE_CACHE_ADDED ? a : u;
-        if (to)
-            cJSON_AddItemToArray(to, copy);
-        else
-            cJSON_Delete(copy);
-    }
-    if (rc == 0) {
-        /* sweep what the list did not mention */
-        struct htab_iter hi;
-        struct htab_node *n;
-        htab_iter_init(&hi, &c->entries);
-        while ((n = htab_iter_next(&hi)) != NULL) {
-            struct centry *en = HTAB_ENTRY(n, struct centry, node);
-            if (en->gen == gen)
-                continue;
-            remove_entry(c, en);
-            if (g) {
-                /* its last state, or (out of memory) at least its name for the DELETED */
-                cJSON *last = decode(en);
-                if (!last)
-                    last = stub(en->key);
-                if (last)
-                    cJSON_AddItemToArray(g, last);
-            }
-            entry_free(en);
-        }
-    }
+    rc = replace_items_locked(c, gen, items, a, u, e);
+    if (rc == 0)
+        sweep_locked(c, gen, g);
     pthread_rwlock_unlock(&c->lock);
 out:
     cJSON_Delete(items);

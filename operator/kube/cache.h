@@ -67,6 +67,18 @@ cJSON *kube_cache_list_label(struct kube_cache *c, const char *ns, const char *v
 int kube_cache_replace(struct kube_cache *c, cJSON *items, cJSON **gone, cJSON **added,
                        cJSON **updated, struct err *e);
 
+/* The same relist page by page, so a list of thousands of objects is never held whole: begin
+ * returns a new generation; each page's items (owned, consumed in every case) are stored marked
+ * with it, *added / *updated as above for that page; end removes every entry no page mentioned
+ * (*gone as above). Between the calls readers see the listed objects already stored beside the
+ * old ones not yet listed, each a state the server had. A failed page leaves the cache valid;
+ * the next relist, with a new generation, sweeps what is left. The informer's thread alone calls
+ * these. */
+unsigned long kube_cache_replace_begin(struct kube_cache *c);
+int kube_cache_replace_page(struct kube_cache *c, unsigned long gen, cJSON *items, cJSON **added,
+                            cJSON **updated, struct err *e);
+int kube_cache_replace_end(struct kube_cache *c, unsigned long gen, cJSON **gone, struct err *e);
+
 size_t kube_cache_count(struct kube_cache *c);
 
 /* "ns/name", or "name" when ns is NULL or "", into out (truncated to n). The same key the work

@@ -885,13 +885,12 @@ int kube_list(struct kube_client *c, const struct kube_res *res, const char *ns,
     return rc;
 }
 
-int kube_list_all(struct kube_client *c, const struct kube_res *res, const char *ns,
-                  const struct kube_list_opts *o, cJSON **items, char *rv, size_t rv_len,
-                  struct kube_resp *r)
+int kube_list_pages(struct kube_client *c, const struct kube_res *res, const char *ns,
+                    const struct kube_list_opts *o, kube_page_fn *fn, void *ud, char *rv,
+                    size_t rv_len, struct kube_resp *r)
 {
-    if (items == NULL)
-        return bad_args(r, "list_all needs items");
-    *items = NULL;
+    if (fn == NULL)
+        return bad_args(r, "list_pages needs a page function");
     if (rv && rv_len)
         rv[0] = '\0';
     struct kube_list_opts page = {0};
@@ -899,27 +898,23 @@ int kube_list_all(struct kube_client *c, const struct kube_res *res, const char 
         page = *o;
     if (page.limit <= 0)
         page.limit = 500;
-    cJSON *all = cJSON_CreateArray();
     char *cont = NULL;
     int rc = 0;
-    if (all == NULL)
-        return bad_args(r, "out of memory");
     for (int pages = 0;; pages++) {
         page.continue_token = cont;
         if (pages > 0)
-            kube_resp_free(r); /* the previous page: its items moved to all */
+            kube_resp_free(r); /* the previous page: its items went to fn */
         rc = kube_list(c, res, ns, &page, r);
         if (rc != 0)
             goto out;
-        cJSON *list_items = cJSON_DetachItemFromObjectCaseSensitive(r->body, "items");
-        cJSON *it;
-        while (list_items && (it = list_items->child) != NULL) {
-            cJSON_DetachItemViaPointer(list_items, it);
-            if (o != NULL && o->compact != NULL)
-                o->compact(it);
-            cJSON_AddItemToArray(all, it);
+        cJSON *items = cJSON_DetachItemFromObjectCaseSensitive(r->body, "items");
+        if (items == NULL && !(items = cJSON_CreateArray())) {
+            kube_resp_free(r);
+            rc = bad_args(r, "out of memory");
+            goto out;
         }
-        cJSON_Delete(list_items);
+        for (cJSON *it = items->child; it && o && o->compact; it = it->next)
+            o->compact(it);
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->body, "metadata");
         const cJSON *lrv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
         if (rv && rv_len && cJSON_IsString(lrv))
@@ -927,6 +922,9 @@ int kube_list_all(struct kube_client *c, const struct kube_res *res, const char 
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(md, "continue");
         free(cont);
         cont = cJSON_IsString(ct) && ct->valuestring[0] ? strdup(ct->valuestring) : NULL;
+        rc = fn(items, ud); /* takes items */
+        if (rc != 0)
+            goto out;
         if (cont == NULL)
             break;
         if (pages > 100000) { /* a server that never ends the list */
@@ -935,14 +933,41 @@ int kube_list_all(struct kube_client *c, const struct kube_res *res, const char 
             goto out;
         }
     }
-    cJSON_Delete(r->body); /* the items moved to *items; keep status for the caller */
+    cJSON_Delete(r->body); /* the items went to fn; keep status for the caller */
     r->body = NULL;
-    *items = all;
-    all = NULL;
 out:
     free(cont);
-    cJSON_Delete(all);
     return rc;
+}
+
+static int gather_page(cJSON *items, void *ud)
+{
+    cJSON *all = ud, *it;
+    while ((it = items->child) != NULL) {
+        cJSON_DetachItemViaPointer(items, it);
+        cJSON_AddItemToArray(all, it);
+    }
+    cJSON_Delete(items);
+    return 0;
+}
+
+int kube_list_all(struct kube_client *c, const struct kube_res *res, const char *ns,
+                  const struct kube_list_opts *o, cJSON **items, char *rv, size_t rv_len,
+                  struct kube_resp *r)
+{
+    if (items == NULL)
+        return bad_args(r, "list_all needs items");
+    *items = NULL;
+    cJSON *all = cJSON_CreateArray();
+    if (all == NULL)
+        return bad_args(r, "out of memory");
+    int rc = kube_list_pages(c, res, ns, o, gather_page, all, rv, rv_len, r);
+    if (rc != 0) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    *items = all;
+    return 0;
 }
 
 /* Shared by create/update/patch/apply: path, JSON body, one request. */

@@ -137,7 +137,30 @@ static void emit_all(struct kube_informer *inf, enum kube_event_type t, const cJ
     }
 }
 
-/* List everything and make the cache exactly that, telling the handler what changed. */
+struct relist_page {
+    struct kube_informer *inf;
+    unsigned long gen;
+    struct err *e;
+};
+
+/* One page of the list into the cache, and to the handler what it added or changed. */
+static int relist_page(cJSON *items, void *ud)
+{
+    struct relist_page *p = ud;
+    cJSON *added = NULL, *updated = NULL;
+    int rc = kube_cache_replace_page(p->inf->cache, p->gen, items, &added, &updated, p->e);
+    if (rc < 0)
+        return rc;
+    emit_all(p->inf, KUBE_ADDED, added);
+    emit_all(p->inf, KUBE_MODIFIED, updated);
+    cJSON_Delete(added);
+    cJSON_Delete(updated);
+    return 0;
+}
+
+/* List everything and make the cache exactly that, telling the handler what changed. Page by
+ * page (500 objects each): the whole list is never held at once, so a restart beside thousands
+ * of objects costs one page more than the steady caches, not the list a second time. */
 static int relist(struct kube_informer *inf, char *rv, size_t rv_len, struct err *e)
 {
     struct kube_list_opts lo = {.label_selector = inf->label_selector,
@@ -146,25 +169,26 @@ static int relist(struct kube_informer *inf, char *rv, size_t rv_len, struct err
                                 .metadata_only = inf->metadata_only,
                                 .compact = inf->compact};
     struct kube_resp r = {0};
-    cJSON *items = NULL, *gone = NULL, *added = NULL, *updated = NULL;
-    int rc = kube_list_all(inf->kc, inf->res, inf->ns, &lo, &items, rv, rv_len, &r);
+    struct err pe = {0};
+    struct relist_page p = {.inf = inf, .gen = kube_cache_replace_begin(inf->cache), .e = &pe};
+    cJSON *gone = NULL;
+    int rc = kube_list_pages(inf->kc, inf->res, inf->ns, &lo, relist_page, &p, rv, rv_len, &r);
     if (rc < 0) {
-        kube_resp_err(e, rc, &r, "list %s", inf->what);
+        if (pe.code != 0)
+            *e = pe; /* the cache's own error (out of memory) */
+        else
+            kube_resp_err(e, rc, &r, "list %s", inf->what);
         kube_resp_free(&r);
         return rc;
     }
     kube_resp_free(&r);
-    rc = kube_cache_replace(inf->cache, items, &gone, &added, &updated, e);
+    rc = kube_cache_replace_end(inf->cache, p.gen, &gone, e);
     if (rc < 0)
         return rc;
-    /* synced only once the handler has seen the first list, as client-go's HasSynced: a
+    /* synced only once the handler has seen the whole list, as client-go's HasSynced: a
      * controller that waits for it then has every initial key queued */
     emit_all(inf, KUBE_DELETED, gone);
-    emit_all(inf, KUBE_ADDED, added);
-    emit_all(inf, KUBE_MODIFIED, updated);
     cJSON_Delete(gone);
-    cJSON_Delete(added);
-    cJSON_Delete(updated);
     pthread_mutex_lock(&inf->mu);
     if (inf->st.lists++ > 0)
         inf->st.relists++;

@@ -507,6 +507,111 @@ START_TEST(test_replace_outputs_optional_and_gone_keeps_last_state)
 }
 END_TEST
 
+/* "key=rv ..." of every object of namespaces a and b, sorted by key */
+static void state_of(struct kube_cache *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (int k = 0; k < 2; k++) {
+        cJSON *arr = kube_cache_list_ns(c, k ? "b" : "a");
+        char keys[512];
+        keys_of(arr, keys, sizeof keys);
+        for (char *save = NULL, *key = strtok_r(keys, " ", &save); key;
+             key = strtok_r(NULL, " ", &save)) {
+            const char *slash = strchr(key, '/');
+            cJSON *o = kube_cache_get(c, k ? "b" : "a", slash + 1);
+            char one[160];
+            snprintf(one, sizeof one, "%s=%s ", key, o ? rv_of(o) : "?");
+            strncat(out, one, n - strlen(out) - 1);
+            cJSON_Delete(o);
+        }
+        cJSON_Delete(arr);
+    }
+}
+
+static void indexes_of(struct kube_cache *c, char *out, size_t n)
+{
+    char one[512];
+    out[0] = '\0';
+    for (int i = 0; i < 4; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "u%d", i);
+        cJSON *arr = kube_cache_list_owner(c, v);
+        keys_of(arr, one, sizeof one);
+        cJSON_Delete(arr);
+        strncat(out, one, n - strlen(out) - 1);
+        strncat(out, "|", n - strlen(out) - 1);
+        snprintf(v, sizeof v, "p%d", i);
+        for (int k = 0; k < 2; k++) {
+            arr = kube_cache_list_label(c, k ? "b" : "a", v);
+            keys_of(arr, one, sizeof one);
+            cJSON_Delete(arr);
+            strncat(out, one, n - strlen(out) - 1);
+            strncat(out, "|", n - strlen(out) - 1);
+        }
+    }
+}
+
+/* The informer's relist goes page by page (replace_begin / _page / _end): for random caches,
+ * lists and page sizes it ends where one whole replace ends, with the same gone, added and
+ * updated objects, and the indexes agree. */
+START_TEST(test_paged_replace_matches_whole)
+{
+    for (unsigned int seed0 = 1; seed0 <= 300; seed0++) {
+        unsigned int seed = seed0;
+        struct kube_cache *whole = kube_cache_new(), *paged = kube_cache_new();
+        int rv = 1;
+        for (int i = rand_r(&seed) % 16; i > 0; i--, rv++) {
+            unsigned int s2 = seed;
+            kube_cache_upsert(whole, rnd_obj(&seed, rv), NULL);
+            kube_cache_upsert(paged, rnd_obj(&s2, rv), NULL);
+        }
+        cJSON *items = cJSON_CreateArray();
+        for (int i = rand_r(&seed) % 16; i > 0; i--)
+            cJSON_AddItemToArray(items, rnd_obj(&seed, rand_r(&seed) % 3 ? rv++ : 1));
+        cJSON *copy = cJSON_Duplicate(items, 1);
+        cJSON *g1, *a1, *u1;
+        ck_assert_int_eq(kube_cache_replace(whole, items, &g1, &a1, &u1, NULL), 0);
+
+        cJSON *a2 = cJSON_CreateArray(), *u2 = cJSON_CreateArray(), *g2 = NULL;
+        unsigned long gen = kube_cache_replace_begin(paged);
+        int per = 1 + rand_r(&seed) % 5;
+        while (cJSON_GetArraySize(copy) > 0 || rand_r(&seed) % 4 == 0) { /* empty pages too */
+            cJSON *page = cJSON_CreateArray(), *it;
+            for (int k = 0; k < per && (it = cJSON_DetachItemFromArray(copy, 0)); k++)
+                cJSON_AddItemToArray(page, it);
+            cJSON *pa, *pu;
+            ck_assert_int_eq(kube_cache_replace_page(paged, gen, page, &pa, &pu, NULL), 0);
+            while ((it = cJSON_DetachItemFromArray(pa, 0)))
+                cJSON_AddItemToArray(a2, it);
+            while ((it = cJSON_DetachItemFromArray(pu, 0)))
+                cJSON_AddItemToArray(u2, it);
+            cJSON_Delete(pa);
+            cJSON_Delete(pu);
+        }
+        cJSON_Delete(copy);
+        ck_assert_int_eq(kube_cache_replace_end(paged, gen, &g2, NULL), 0);
+
+        char x[2048], y[2048];
+        state_of(whole, x, sizeof x);
+        state_of(paged, y, sizeof y);
+        ck_assert_msg(strcmp(x, y) == 0, "seed %u: cache %s vs %s", seed0, x, y);
+        indexes_of(whole, x, sizeof x);
+        indexes_of(paged, y, sizeof y);
+        ck_assert_msg(strcmp(x, y) == 0, "seed %u: indexes %s vs %s", seed0, x, y);
+        cJSON *pairs[3][2] = {{g1, g2}, {a1, a2}, {u1, u2}};
+        for (int k = 0; k < 3; k++) {
+            keys_of(pairs[k][0], x, sizeof x);
+            keys_of(pairs[k][1], y, sizeof y);
+            ck_assert_msg(strcmp(x, y) == 0, "seed %u: diff %d %s vs %s", seed0, k, x, y);
+            cJSON_Delete(pairs[k][0]);
+            cJSON_Delete(pairs[k][1]);
+        }
+        kube_cache_free(whole);
+        kube_cache_free(paged);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
     struct kube_cache *c = kube_cache_new();
@@ -684,6 +789,7 @@ int main(void)
     tcase_add_test(tc, test_label_index_absent);
     tcase_add_loop_test(tc, test_replace_table, 0, (int)(sizeof rcases / sizeof rcases[0]));
     tcase_add_test(tc, test_replace_outputs_optional_and_gone_keeps_last_state);
+    tcase_add_test(tc, test_paged_replace_matches_whole);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_reads_give_back_what_was_stored);
     tcase_add_test(tc, test_keys);
