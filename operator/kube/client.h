@@ -90,18 +90,18 @@ struct kube_list_opts {
 /* One page. o may be NULL. */
 int kube_list(struct kube_client *c, const struct kube_res *res, const char *ns,
               const struct kube_list_opts *o, struct kube_resp *r);
-/* Follows `continue` to the end; *items owned cJSON array (caller cJSON_Delete); rv = list
- * resourceVersion. o may be NULL (then limit 500). On error *items is NULL and r holds the failing
- * page's answer (ERR_GONE when the continue token expired mid-way: list again from the start).
- * On success r->body is NULL (the items moved to *items) and r->status is the last page's. */
-/* The same walk handing each page to fn as it arrives (compacted as o->compact says): fn takes
- * the page's items (an owned cJSON array, possibly empty) and returns 0 to go on or a negative
- * error, which ends the walk and is returned. rv is the last page's resourceVersion. On error r
- * holds the failing page's answer as for kube_list_all; on success r->body is NULL. */
+/* kube_list_all's walk (below), handing each page to fn as it arrives (compacted as o->compact
+ * says): fn takes the page's items (an owned cJSON array, possibly empty) and returns 0 to go on or
+ * a negative error, which ends the walk and is returned. rv is the last page's resourceVersion. On
+ * error r holds the failing page's answer as for kube_list_all; on success r->body is NULL. */
 typedef int kube_page_fn(cJSON *items, void *ud);
 int kube_list_pages(struct kube_client *c, const struct kube_res *res, const char *ns,
                     const struct kube_list_opts *o, kube_page_fn *fn, void *ud, char *rv,
                     size_t rv_len, struct kube_resp *r);
+/* Follows `continue` to the end; *items owned cJSON array (caller cJSON_Delete); rv = list
+ * resourceVersion. o may be NULL (then limit 500). On error *items is NULL and r holds the failing
+ * page's answer (ERR_GONE when the continue token expired mid-way: list again from the start).
+ * On success r->body is NULL (the items moved to *items) and r->status is the last page's. */
 int kube_list_all(struct kube_client *c, const struct kube_res *res, const char *ns,
                   const struct kube_list_opts *o, cJSON **items, char *rv, size_t rv_len,
                   struct kube_resp *r);
