@@ -147,6 +147,25 @@ static bool owned_by(const cJSON *obj, const struct psc *psc, enum plan_kind k)
     return by != NULL && strcmp(by, "ballast") == 0 && inst != NULL && strcmp(inst, psc->name) == 0;
 }
 
+static void wrote(const struct act_api *api, const struct act_wrote *w)
+{
+    if (api->wrote != NULL)
+        api->wrote(api->wrote_ud, w);
+}
+
+static void wrote_child(const struct act_api *api, const struct plan_action *a,
+                        enum act_wrote_op op)
+{
+    struct act_wrote w = {.kind = a->kind, .op = op, .ns = a->ns, .name = a->name};
+    if (op == ACT_WROTE_DELETED)
+        w.uid = a->uid;
+    if (op == ACT_WROTE_UPDATED &&
+        (w.old_rv[0] = jstr(cJSON_GetObjectItemCaseSensitive(a->object, "metadata"),
+                            "resourceVersion", NULL)) != NULL)
+        w.nold = 1;
+    wrote(api, &w);
+}
+
 /* What one failure does to status: the condition it overrides and how. */
 struct override {
     const char *type;   /* "Degraded", "Rolling" or "Resizing" */
@@ -291,8 +310,14 @@ static bool apply_action(struct pass *x, const struct plan_action *a)
         log_info("applied", "psc", x->key, "action", plan_verb_name(a->verb), "kind",
                  plan_kind_name(a->kind), "name", a->name, "why", a->why);
         ok = true;
+        wrote_child(x->api, a,
+                    a->verb == PLAN_CREATE   ? ACT_WROTE_CREATED
+                    : a->verb == PLAN_UPDATE ? ACT_WROTE_UPDATED
+                                             : ACT_WROTE_DELETED);
     } else if (rc == ERR_CONFLICT && a->verb == PLAN_CREATE) {
-        ok = create_conflict(x, a, r);
+        /* ours already, in a cache that lags: the next pass waits until it shows it */
+        if ((ok = create_conflict(x, a, r)))
+            wrote_child(x->api, a, ACT_WROTE_CREATED);
     } else if (rc == ERR_CONFLICT) {
         /* stale resourceVersion, or a uid precondition: the object moved on; re-read */
         x->res->conflict = true;
@@ -317,6 +342,12 @@ static void restart_member(struct pass *x, const struct plan_restart *rs)
     if (rc == 0 || rc == ERR_NOTFOUND) {
         log_info("restarted member", "psc", x->key, "pod", rs->pod, "why", rs->reason);
         x->res->applied++;
+        struct act_wrote w = {.kind = PLAN_POD,
+                              .op = ACT_WROTE_DELETED,
+                              .ns = rs->ns,
+                              .name = rs->pod,
+                              .uid = rs->uid};
+        wrote(x->api, &w);
     } else if (rc == ERR_CONFLICT) {
         x->res->conflict = true; /* the uid precondition failed: already replaced */
         x->restart_refused = true;
@@ -392,6 +423,10 @@ int act_write_status(const struct act_api *api, const char *ns, const char *name
 {
     char *rv = resource_version ? strdup(resource_version) : NULL;
     int rc = ERR_CONFLICT;
+    /* the resourceVersions the status was written over: the cache shows the write once
+     * it holds none of them */
+    struct act_wrote w = {.psc = true, .op = ACT_WROTE_UPDATED, .ns = ns, .name = name};
+    char *olds[3] = {0};
 
     for (int attempt = 0; attempt < 3 && rc == ERR_CONFLICT; attempt++) {
         struct kube_resp resp = {0};
@@ -410,9 +445,13 @@ int act_write_status(const struct act_api *api, const char *ns, const char *name
         cJSON_AddItemToObject(obj, "status", cJSON_Duplicate(status, 1));
         rc = api->update_status(api->ud, &KUBE_PSCS, ns, name, obj, &resp);
         cJSON_Delete(obj);
+        if (rv != NULL && (olds[attempt] = strdup(rv)) != NULL)
+            w.old_rv[w.nold++] = olds[attempt];
         if (rc != ERR_CONFLICT) {
             if (rc != 0)
                 rc = kube_resp_err(e, rc, &resp, "write status of %s/%s", ns, name);
+            else
+                wrote(api, &w);
             kube_resp_free(&resp);
             break;
         }
@@ -447,6 +486,8 @@ int act_write_status(const struct act_api *api, const char *ns, const char *name
         rc = ERR_CONFLICT;
     }
     free(rv);
+    for (int i = 0; i < 3; i++)
+        free(olds[i]);
     return rc;
 }
 

@@ -17,6 +17,25 @@
 #include "plan/plan.h"
 #include "psc/psc.h"
 
+/* A write that took effect, as the caller's caches will show it once their watches bring
+ * it: the next pass of this PSC must not plan from a view that does not show it yet (a
+ * pod evicted a moment ago still looks Ready and unrestarted there, and would be
+ * restarted twice). */
+enum act_wrote_op {
+    ACT_WROTE_CREATED, /* the name exists */
+    ACT_WROTE_UPDATED, /* its resourceVersion is none of old_rv */
+    ACT_WROTE_DELETED  /* gone, or terminating, or the name now holds another uid */
+};
+struct act_wrote {
+    bool psc;            /* the PSC itself (its status); else kind names the child */
+    enum plan_kind kind; /* when !psc */
+    enum act_wrote_op op;
+    const char *ns, *name;
+    const char *uid;       /* DELETED: the uid that goes; NULL = whatever holds the name */
+    const char *old_rv[3]; /* UPDATED: the resourceVersions it was written over */
+    int nold;
+};
+
 /* The calls the executor makes; each behaves as its kube_* twin (same return codes, r
  * filled and freed by the caller with kube_resp_free). `leading` (may be NULL = always)
  * is asked right before every write: 0 stops the pass before the call is made. */
@@ -37,6 +56,10 @@ struct act_api {
     int (*evict)(void *ud, const char *ns, const char *name, const char *uid, struct kube_resp *r);
     int (*leading)(void *ud);
     void *leading_ud;
+    /* NULL, or told of every write that took effect (w and its strings are borrowed for
+     * the call). Events are not reported: nothing reads them back. */
+    void (*wrote)(void *ud, const struct act_wrote *w);
+    void *wrote_ud;
 };
 
 /* act_api_kube fills api with calls on c (borrowed); leading may be NULL. */

@@ -13,8 +13,10 @@
 
 #include "act/act.h"
 #include "base/flag.h"
+#include "base/htab.h"
 #include "base/log.h"
 #include "ctl/compact.h"
+#include "ctl/expect.h"
 #include "ctl/reconcile.h"
 #include "kube/client.h"
 #include "kube/informer.h"
@@ -53,6 +55,9 @@ struct ctl {
     struct srv *srv;
     pthread_t workers[MAX_WORKERS];
     int nworkers;
+    /* PSC key -> struct pending: what its last pass wrote that the caches do not show yet */
+    pthread_mutex_t pmu;
+    struct htab pending;
 };
 
 static const struct kube_res *kind_res(enum kind k)
@@ -271,6 +276,147 @@ static int ctl_leading(void *ud)
     return atomic_load(&c->leading) != 0 && (c->lease == NULL || kube_lease_is_leader(c->lease));
 }
 
+/* ---- the previous pass's writes, until the caches show them (ctl/expect.h) ---- */
+
+struct pending {
+    struct htab_node node;
+    struct expect_list l;
+    char key[];
+};
+
+/* The key's pending writes, taken out of the table (NULL when none): the worker holding
+ * the key owns them until pending_put. */
+static struct pending *pending_take(struct ctl *c, const char *key)
+{
+    pthread_mutex_lock(&c->pmu);
+    struct htab_node *n = htab_find(&c->pending, key);
+    if (n != NULL)
+        htab_remove(&c->pending, n);
+    pthread_mutex_unlock(&c->pmu);
+    return n != NULL ? HTAB_ENTRY(n, struct pending, node) : NULL;
+}
+
+static void pending_free(struct pending *p)
+{
+    if (p != NULL)
+        expect_clear(&p->l);
+    free(p);
+}
+
+/* Keeps l (moved: l is left empty) for key's next pass; nothing when l is empty. */
+static void pending_put(struct ctl *c, const char *key, struct expect_list *l)
+{
+    if (l->n == 0)
+        return;
+    size_t n = strlen(key) + 1;
+    struct pending *p = malloc(sizeof *p + n);
+    if (p == NULL || c->pending.b == NULL) {
+        /* out of memory: the next pass plans from what it sees, as before */
+        free(p);
+        expect_clear(l);
+        return;
+    }
+    memcpy(p->key, key, n);
+    p->node.key = p->key;
+    p->l = *l;
+    *l = (struct expect_list){0};
+    pthread_mutex_lock(&c->pmu);
+    htab_insert(&c->pending, &p->node);
+    pthread_mutex_unlock(&c->pmu);
+}
+
+static enum kind plan_kind_to_kind(enum plan_kind k)
+{
+    switch (k) {
+    case PLAN_POD:
+        return K_POD;
+    case PLAN_PVC:
+        return K_PVC;
+    case PLAN_SERVICE:
+        return K_SVC;
+    case PLAN_CONFIGMAP:
+        return K_CM;
+    case PLAN_PDB:
+        return K_PDB;
+    }
+    return K_POD;
+}
+
+static void copy_meta(const cJSON *md, const char *field, char *out, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, field);
+    snprintf(out, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static int fill_seen(const cJSON *obj, void *ud)
+{
+    struct expect_seen *s = ud;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    s->present = true;
+    s->terminating = cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp") != NULL;
+    copy_meta(md, "uid", s->uid, sizeof s->uid);
+    copy_meta(md, "resourceVersion", s->rv, sizeof s->rv);
+    return 0;
+}
+
+struct look {
+    struct ctl *c;
+    int ix;
+};
+
+static int look_cache(void *ud, int kind, const char *ns, const char *name, struct expect_seen *out)
+{
+    const struct look *lk = ud;
+    if (kind < 0 || kind >= K_COUNT)
+        return ERR_INVALID;
+    int rc =
+        kube_cache_with(kube_informer_cache(lk->c->inf[kind][lk->ix]), ns, name, fill_seen, out);
+    if (rc == ERR_NOTFOUND)
+        out->present = false;
+    return rc == ERR_NOTFOUND ? 0 : rc;
+}
+
+static void record_write(void *ud, const struct act_wrote *w)
+{
+    struct expect_list *l = ud;
+    int k = w->psc ? K_PSC : (int)plan_kind_to_kind(w->kind);
+    if (expect_add(l, k, w, time(NULL)) != 0)
+        log_warn("out of memory keeping a write until the cache shows it", "name",
+                 w->name ? w->name : "");
+}
+
+/* Whether key's pass must wait: the previous pass's writes are not all in the caches yet
+ * (those that are are forgotten). Past EXPECT_MAX_WAIT_SECONDS it plans anyway, and says so. */
+static bool caches_lag(struct ctl *c, const char *key, int ix)
+{
+    struct pending *p = pending_take(c, key);
+    if (p == NULL)
+        return false;
+    char what[400];
+    struct look lk = {.c = c, .ix = ix};
+    time_t now = time(NULL), since = p->l.since;
+    switch (expect_check(&p->l, look_cache, &lk, now, EXPECT_MAX_WAIT_SECONDS, what, sizeof what)) {
+    case EXPECT_WAIT:
+        log_debug("waiting for the caches to show the last pass's writes", "psc", key,
+                  "waiting_for", what);
+        pthread_mutex_lock(&c->pmu);
+        htab_insert(&c->pending, &p->node);
+        pthread_mutex_unlock(&c->pmu);
+        return true;
+    case EXPECT_LATE: {
+        char s[32];
+        snprintf(s, sizeof s, "%llds", (long long)(now - since));
+        log_warn("the caches do not show this PSC's own writes; planning anyway", "psc", key,
+                 "waiting_for", what, "waited", s);
+        break;
+    }
+    case EXPECT_GO:
+        break;
+    }
+    pending_free(p);
+    return false;
+}
+
 static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
                          struct ctl_outcome *out, struct err *e)
 {
@@ -288,9 +434,16 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
     static const char *const states[] = {"idle", "rolling", "blocked"};
     if (psc == NULL) {
         /* Deleted: its children go with it (owner references), its series too. */
+        pending_free(pending_take(c, key));
         for (size_t s = 0; s < 3; s++)
             metrics_remove(c->mb.roll_state, METRICS_LABELS(key, states[s]));
         metrics_remove(c->mb.psc_reconciles, METRICS_LABELS(key));
+        return 0;
+    }
+    if (caches_lag(c, key, ix)) {
+        /* the watch that brings the write enqueues the key; this is the fallback */
+        cJSON_Delete(psc);
+        out->requeue_after = 1;
         return 0;
     }
     const char *uid = meta_str(psc, "uid");
@@ -334,9 +487,13 @@ static int reconcile_key(struct ctl *c, struct kube_client *kc, const char *key,
                      .dns_check = c->o->dns_check},
     };
     struct act_api api;
+    struct expect_list written = {0};
     act_api_kube(&api, kc, ctl_leading, c);
+    api.wrote = record_write;
+    api.wrote_ud = &written;
     int rc = ctl_reconcile(ctl_leading(c) ? &api : NULL, &v, c->o->scrape_timeout_ms, time(NULL),
                            out, e);
+    pending_put(c, key, &written);
     char state[16];
     snprintf(state, sizeof state, "%s",
              out->blocked   ? "blocked"
@@ -595,6 +752,11 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
     c->o = o;
     c->stop = stop;
     pthread_mutex_init(&c->zmu, NULL);
+    pthread_mutex_init(&c->pmu, NULL);
+    if (htab_init(&c->pending) != 0) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
     if (o->nnamespaces > MAX_NS) {
         rc = err_set(e, ERR_INVALID, "at most %d namespaces can be watched", MAX_NS);
         goto out;
@@ -718,6 +880,12 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
 out:
     stop_all(c);
     zones_free(c->zones, c->nzones);
+    struct htab_iter it;
+    htab_iter_init(&it, &c->pending);
+    for (struct htab_node *n; (n = htab_iter_next(&it)) != NULL;)
+        pending_free(HTAB_ENTRY(n, struct pending, node));
+    htab_free(&c->pending);
+    pthread_mutex_destroy(&c->pmu);
     pthread_mutex_destroy(&c->zmu);
     free(c);
     return rc;

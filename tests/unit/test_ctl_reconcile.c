@@ -4,11 +4,14 @@
  * one the planner refuses — still lets a missing member be recreated from that record,
  * and only that, while status reports InvalidSpec. Every pass starts from what the fake
  * cluster holds, as a restarted operator would: nothing is kept in memory between them.
- * A PSC that was never valid gets its status and nothing else. */
+ * A PSC that was never valid gets its status and nothing else. What a pass wrote is kept
+ * (ctl/expect.h) until a view shows it: a view from before the pass — a cache whose watch
+ * lags — does not, and the next pass waits rather than restart the same member again. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/expect.h"
 #include "ctl/reconcile.h"
 #include "fakeapi.h"
 
@@ -67,8 +70,10 @@ static void pods_ready(struct world *w)
     }
 }
 
-/* One pass over what the fake cluster holds now (a fresh view, as from the caches). */
-static int pass(struct world *w, struct ctl_outcome *out)
+/* One pass over what the fake cluster holds now (a fresh view, as from the caches); wrote
+ * (may be NULL) is told of each write that took effect. */
+static int pass_with(struct world *w, struct ctl_outcome *out,
+                     void (*wrote)(void *, const struct act_wrote *), void *wrote_ud)
 {
     const cJSON *pods[64], *pvcs[64], *svcs[64], *cms[64], *pdbs[64];
     cJSON *psc = cJSON_Duplicate(psc_obj(w), true);
@@ -86,12 +91,19 @@ static int pass(struct world *w, struct ctl_outcome *out)
                                       .nodes = NODES,
                                       .nnodes = 3}};
     struct act_api api = fa_api(&w->f);
+    api.wrote = wrote;
+    api.wrote_ud = wrote_ud;
     struct err e = {0};
     int rc = ctl_reconcile_pass(&api, &v, w->h, N, w->now, out, &e);
     cJSON_Delete(psc);
     w->now += 10;
     pods_ready(w);
     return rc;
+}
+
+static int pass(struct world *w, struct ctl_outcome *out)
+{
+    return pass_with(w, out, NULL, NULL);
 }
 
 /* Calls of `verb` (any resource when res is NULL) since call number `from`. */
@@ -274,6 +286,128 @@ START_TEST(test_never_valid_creates_nothing)
 }
 END_TEST
 
+/* ---- a pass's writes until a view shows them ---- */
+
+static const struct kube_res *wrote_res(int kind)
+{
+    return kind < 0 ? &KUBE_PSCS : act_resource((enum plan_kind)kind);
+}
+
+static void keep_write(void *ud, const struct act_wrote *w)
+{
+    ck_assert_int_eq(expect_add(ud, w->psc ? -1 : (int)w->kind, w, 0), 0);
+}
+
+/* A view of the objects in a struct fa: the fake itself (fresh), or a copy from before. */
+static int look_fa(void *ud, int kind, const char *ns, const char *name, struct expect_seen *out)
+{
+    const cJSON *o = fa_get_obj(ud, wrote_res(kind), ns, name);
+    out->present = o != NULL;
+    if (o == NULL)
+        return 0;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+    out->terminating = cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp") != NULL;
+    snprintf(out->uid, sizeof out->uid, "%s", fa_mstr(o, "uid") ? fa_mstr(o, "uid") : "");
+    snprintf(out->rv, sizeof out->rv, "%s",
+             fa_mstr(o, "resourceVersion") ? fa_mstr(o, "resourceVersion") : "");
+    return 0;
+}
+
+static void snapshot(struct fa *dst, const struct fa *src)
+{
+    memset(dst, 0, sizeof *dst);
+    for (int i = 0; i < src->n; i++) {
+        dst->objs[i] = src->objs[i];
+        dst->objs[i].obj = cJSON_Duplicate(src->objs[i].obj, true);
+    }
+    dst->n = src->n;
+}
+
+static struct fa before; /* static: a struct fa is large */
+
+START_TEST(test_a_lagging_view_does_not_show_the_pass)
+{
+    struct world w;
+    world_init(&w, PSC_JSON);
+    struct expect_list l = {0};
+    char what[300];
+
+    /* creation: every object the pass created is missing from the view it planned from */
+    snapshot(&before, &w.f);
+    struct ctl_outcome out;
+    ck_assert_int_eq(pass_with(&w, &out, keep_write, &l), 0);
+    ck_assert_int_gt(out.writes, 0);
+    int kept = l.n;
+    ck_assert_int_ge(kept, 3 * 2 + 1); /* pods and volumes of 3 members, and more */
+    ck_assert_int_eq(expect_prune(&l, look_fa, &before, what, sizeof what), kept);
+    ck_assert_str_eq(what, "PhysicalStatefulCluster streaming/orders updated"); /* the last */
+    fa_load(&before, &KUBE_PSCS, NS, psc_obj(&w));
+    ck_assert_int_eq(expect_prune(&l, look_fa, &before, what, sizeof what), kept - 1);
+    ck_assert_msg(strstr(what, " created") != NULL, "%s", what);
+    fa_free(&before);
+    ck_assert_int_eq(expect_prune(&l, look_fa, &w.f, what, sizeof what), 0);
+    ck_assert_str_eq(what, "");
+    converge(&w);
+
+    /* a restart: the evicted pod still stands unrestarted in the old view; the PSC there
+     * has the status from before the pass */
+    w.f.pods_linger = true;
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(psc_obj(&w), "metadata");
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(md, "annotations"), "ballast.dev/restart",
+                          cJSON_CreateString("r1"));
+    snapshot(&before, &w.f);
+    int evictions = w.f.evictions;
+    ck_assert_int_eq(pass_with(&w, &out, keep_write, &l), 0);
+    ck_assert_int_eq(w.f.evictions, evictions + 1);
+    ck_assert_int_eq(l.n, 2); /* the eviction and the status (Rolling) */
+    ck_assert_int_eq(expect_prune(&l, look_fa, &before, what, sizeof what), 2);
+    /* only the status has come back: the pod still does not look evicted */
+    fa_load(&before, &KUBE_PSCS, NS, psc_obj(&w));
+    ck_assert_int_eq(expect_prune(&l, look_fa, &before, what, sizeof what), 1);
+    ck_assert_str_eq(what, "Pod streaming/orders-0 deleted");
+    fa_free(&before);
+    /* the pod terminating (pods_linger), or gone, or replaced by a new uid shows it */
+    ck_assert_int_eq(expect_prune(&l, look_fa, &w.f, what, sizeof what), 0);
+    expect_clear(&l);
+    fa_free(&w.f);
+}
+END_TEST
+
+/* Each kind of write against what a view may hold under its name. */
+START_TEST(test_shown_table)
+{
+    const char *olds[] = {"7", "9"};
+    struct act_wrote cr = {.op = ACT_WROTE_CREATED, .ns = NS, .name = "x"};
+    struct act_wrote up = {
+        .op = ACT_WROTE_UPDATED, .ns = NS, .name = "x", .old_rv = {olds[0], olds[1]}, .nold = 2};
+    struct act_wrote up0 = {.op = ACT_WROTE_UPDATED, .ns = NS, .name = "x"};
+    struct act_wrote del = {.op = ACT_WROTE_DELETED, .ns = NS, .name = "x", .uid = "u1"};
+    struct act_wrote delany = {.op = ACT_WROTE_DELETED, .ns = NS, .name = "x"};
+    struct {
+        const struct act_wrote *w;
+        struct expect_seen s;
+        bool shown;
+    } t[] = {
+        {&cr, {.present = false}, false},
+        {&cr, {.present = true, .uid = "u1", .rv = "3"}, true},
+        {&up, {.present = true, .rv = "7"}, false},
+        {&up, {.present = true, .rv = "9"}, false}, /* written over after a 409 re-read */
+        {&up, {.present = true, .rv = "10"}, true},
+        {&up, {.present = true, .rv = ""}, true},
+        {&up, {.present = false}, true},            /* deleted since */
+        {&up0, {.present = true, .rv = "7"}, true}, /* nothing known to wait for */
+        {&del, {.present = true, .uid = "u1"}, false},
+        {&del, {.present = true, .uid = "u1", .terminating = true}, true},
+        {&del, {.present = true, .uid = "u2"}, true}, /* replaced */
+        {&del, {.present = false}, true},
+        {&delany, {.present = true, .uid = "u2"}, false},
+        {&delany, {.present = true, .uid = "u2", .terminating = true}, true},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        ck_assert_msg(expect_shown(t[i].w, &t[i].s) == t[i].shown, "row %zu", i);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ctl_reconcile");
@@ -282,6 +416,10 @@ int main(void)
     tcase_add_test(tc, test_invalid_spec_recreates_missing_member);
     tcase_add_test(tc, test_never_valid_creates_nothing);
     suite_add_tcase(s, tc);
+    TCase *tx = tcase_create("expect");
+    tcase_add_test(tx, test_a_lagging_view_does_not_show_the_pass);
+    tcase_add_test(tx, test_shown_table);
+    suite_add_tcase(s, tx);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
