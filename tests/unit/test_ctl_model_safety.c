@@ -7,9 +7,11 @@
  * recovering, metrics unreadable or lagging, API errors (409, 429, 500, timeouts, some
  * applied before the answer is lost), stale caches, operator restarts, leader changes,
  * spec edits (config, image, restart, replicas up and down, invalid specs, paused) and
- * node drains through evictions — then one reconcile pass. Invariants are checked at
- * every API call and after every step; when one breaks, the seed, the step and a trace
- * of the last steps are printed. After the faults stop, everything must converge.
+ * node drains through evictions — then one reconcile pass. A view may also lag ballast's
+ * own last pass (a watch slower than the write): the pass then waits, as ctl.c does, until
+ * the view shows what the last pass wrote (ctl/expect.h), and no pod is ever evicted twice.
+ * Invariants are checked at every API call and after every step; when one breaks, the seed, the
+ * step and a trace of the last steps are printed. After the faults stop, everything must converge.
  *
  * Seeds and steps: BALLAST_MODEL_SEEDS (default 200, divided by BALLAST_TEST_TIME_SCALE
  * under valgrind) × BALLAST_MODEL_STEPS (default 1000, see model_steps); BALLAST_MODEL_SEED=<n>
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "ctl/expect.h"
 #include "ctl/reconcile.h"
 #include "fakeapi.h"
 #include "psc/psc.h"
@@ -99,6 +102,10 @@ struct model {
     bool lost;      /* leading() answered 0 in this pass */
     int no_leader;  /* steps without a leader (restart, election) */
     bool stale_next;
+    bool lag_next;          /* the pass after the next sees the world from before the next */
+    bool lag_armed;         /* snap holds the world from before the last pass: the view lags it */
+    struct expect_list exp; /* what the last pass wrote (ctl/expect.h), as ctl.c keeps it */
+    char evicted[MAXM][64]; /* the last pod uid per ordinal ballast's eviction removed */
     struct fa_obj snap[FA_MAX];
     int nsnap;
     int drain_node; /* -1 none */
@@ -123,7 +130,8 @@ struct model {
 
 /* What the runs exercised, summed over seeds (printed at the end). */
 static struct {
-    long steps, passes, restarts, removals, refused, drain_evictions, edits, faults, calm_steps;
+    long steps, passes, restarts, removals, refused, drain_evictions, edits, faults, calm_steps,
+        lag_waits;
     int calm_max;
 } stats;
 
@@ -649,7 +657,11 @@ static int m_evict(void *ud, const char *ns, const char *name, const char *uid, 
                  fa_pdb_allows(&m->f, before);
     if (could && i >= 0)
         check_removal_world(m, i, "ballast (evict)", !m->view_stale && !m->lagging[i]);
+    if (i >= 0 && uid != NULL && strcmp(uid, m->evicted[i]) == 0)
+        violation(m, "ballast evicts %s (uid %s) again: its last eviction went through", name, uid);
     rc = fa_api_evict(&m->f, ns, name, uid, r);
+    if (rc == 0 && !after && i >= 0 && uid != NULL)
+        snprintf(m->evicted[i], sizeof m->evicted[i], "%s", uid);
     tr(m, "evict %s=%d%s;", name, rc, rc == ERR_API ? "(429)" : "");
     if (rc == 0 && i >= 0 && i < m->view_wanted)
         stats.restarts++;
@@ -715,13 +727,64 @@ static int view_list(struct model *m, const struct kube_res *res, const cJSON **
     return n;
 }
 
+/* ---- what the last pass wrote, until the view shows it ---- */
+
+static void m_wrote(void *ud, const struct act_wrote *w)
+{
+    struct model *m = ud;
+    if (expect_add(&m->exp, w->psc ? -1 : (int)w->kind, w, m->now) != 0)
+        violation(m, "out of memory keeping a write");
+}
+
+static int m_look(void *ud, int kind, const char *ns, const char *name, struct expect_seen *out)
+{
+    struct model *m = ud;
+    const struct kube_res *res = kind < 0 ? &KUBE_PSCS : act_resource((enum plan_kind)kind);
+    const cJSON *o = NULL;
+    if (!m->view_stale) {
+        o = fa_get_obj(&m->f, res, ns, name);
+    } else {
+        for (int i = 0; i < m->nsnap && o == NULL; i++)
+            if (m->snap[i].res == res && strcmp(m->snap[i].ns, ns) == 0 &&
+                strcmp(m->snap[i].name, name) == 0)
+                o = m->snap[i].obj;
+    }
+    out->present = o != NULL;
+    if (o != NULL) {
+        out->terminating = obj_terminating(o);
+        snprintf(out->uid, sizeof out->uid, "%s", fa_mstr(o, "uid") ? fa_mstr(o, "uid") : "");
+        snprintf(out->rv, sizeof out->rv, "%s",
+                 fa_mstr(o, "resourceVersion") ? fa_mstr(o, "resourceVersion") : "");
+    }
+    return 0;
+}
+
 /* ---- one reconcile pass ---- */
 
 static void run_pass(struct model *m)
 {
     const cJSON *pods[FA_MAX], *pvcs[FA_MAX], *svcs[FA_MAX], *cms[FA_MAX], *pdbs[FA_MAX], *pscs[2];
-    m->view_stale = m->stale_next && m->nsnap > 0;
+    bool lag_now = m->lag_armed && m->nsnap > 0;
+    m->lag_armed = false;
+    m->view_stale = lag_now || (m->stale_next && m->nsnap > 0);
     m->stale_next = false;
+    /* the world before this pass, for a view of the next one that lags this pass */
+    bool arm = !m->view_stale && m->lag_next;
+    if (arm) {
+        snap_take(m);
+        m->lag_next = false;
+    }
+    char what[300];
+    enum expect_verdict vd =
+        expect_check(&m->exp, m_look, m, m->now, EXPECT_MAX_WAIT_SECONDS, what, sizeof what);
+    if (vd == EXPECT_WAIT) {
+        tr(m, "| pass waits: the view does not show %s", what);
+        stats.lag_waits++;
+        m->lag_armed = arm;
+        return;
+    }
+    if (vd == EXPECT_LATE)
+        tr(m, "| the view never showed %s: planning anyway", what);
     int npods = view_list(m, &KUBE_PODS, pods, FA_MAX);
     int ncms = view_list(m, &KUBE_CONFIGMAPS, cms, FA_MAX);
     if (view_list(m, &KUBE_PSCS, pscs, 2) != 1)
@@ -753,6 +816,8 @@ static void run_pass(struct model *m)
                                       .nnodes = NNODES}};
     read_health(m);
     struct act_api api = model_api(m);
+    api.wrote = m_wrote;
+    api.wrote_ud = m;
     struct ctl_outcome out;
     struct err e = {0};
     m->in_pass = true;
@@ -762,8 +827,10 @@ static void run_pass(struct model *m)
     m->in_pass = false;
     cJSON_Delete(psc);
     tr(m, "| pass%s rc=%d actions=%d writes=%d failed=%d refused=%d%s",
-       m->view_stale ? "(stale)" : "", rc, out.actions, out.writes, out.failed, out.refused,
-       out.not_leading ? " not-leading" : "");
+       lag_now         ? "(lagging)"
+       : m->view_stale ? "(stale)"
+                       : "",
+       rc, out.actions, out.writes, out.failed, out.refused, out.not_leading ? " not-leading" : "");
     if (m->pass_status_writes > STATUS_WRITES_PER_PASS)
         violation(m, "%d status writes in one pass", m->pass_status_writes);
     if (rc != 0 && rc != ERR_API && rc != ERR_CANCELLED && rc != ERR_TIMEOUT && rc != ERR_CONFLICT)
@@ -774,7 +841,11 @@ static void run_pass(struct model *m)
         m->f.leading_after = 0;
         m->no_leader = rint_(m, 3);
         snap_free(m);
+        expect_clear(&m->exp); /* the other replica has its own caches and nothing kept */
+        m->lag_armed = false;
+        return;
     }
+    m->lag_armed = arm;
 }
 
 /* ---- the kubelets, the scheduler, the admin ---- */
@@ -1029,13 +1100,17 @@ static void events(struct model *m)
         m->t[i].offline_spike = 1 + rint_(m, 2);
         tr(m, "offline spike orders-%d;", i);
     }
-    if (chance(m, 0.04)) {
+    if (chance(m, 0.04) && !m->lag_armed) {
         m->stale_next = true;
         snap_take(m);
     }
+    if (chance(m, 0.04))
+        m->lag_next = true;
     if (chance(m, 0.01) && m->no_leader == 0) {
         m->no_leader = 1 + rint_(m, 2); /* the operator restarts: no pass, caches dropped */
         snap_free(m);
+        expect_clear(&m->exp);
+        m->lag_armed = false;
         tr(m, "operator restart;");
     }
     if (chance(m, 0.01) && m->no_leader == 0) {
@@ -1260,6 +1335,7 @@ static int run_seed(unsigned seed, int steps)
     char msg[1024];
     snprintf(msg, sizeof msg, "seed %u step %d: %s", m->seed, m->step, m->failure);
     snap_free(m);
+    expect_clear(&m->exp);
     fa_free(&m->f);
     free(m);
     M = NULL;
@@ -1305,10 +1381,10 @@ START_TEST(test_model_seeds)
     fprintf(stderr,
             "model chunk %d: %d seeds x %d steps; %ld steps, %ld passes, %ld restarts, %ld "
             "removals, %ld evictions refused, %ld drain evictions, %ld spec edits, %ld API faults, "
-            "calm phase %ld steps (max %d)\n",
+            "calm phase %ld steps (max %d), %ld passes waited for a lagging view\n",
             _i, (seeds - _i + CHUNKS - 1) / CHUNKS, steps, stats.steps, stats.passes,
             stats.restarts, stats.removals, stats.refused, stats.drain_evictions, stats.edits,
-            stats.faults, stats.calm_steps, stats.calm_max);
+            stats.faults, stats.calm_steps, stats.calm_max, stats.lag_waits);
 }
 END_TEST
 
