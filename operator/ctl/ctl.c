@@ -296,6 +296,13 @@ static struct pending *pending_take(struct ctl *c, const char *key)
     return n != NULL ? HTAB_ENTRY(n, struct pending, node) : NULL;
 }
 
+static void pending_link(struct ctl *c, struct pending *p)
+{
+    pthread_mutex_lock(&c->pmu);
+    htab_insert(&c->pending, &p->node);
+    pthread_mutex_unlock(&c->pmu);
+}
+
 static void pending_free(struct pending *p)
 {
     if (p != NULL)
@@ -320,9 +327,7 @@ static void pending_put(struct ctl *c, const char *key, struct expect_list *l)
     p->node.key = p->key;
     p->l = *l;
     *l = (struct expect_list){0};
-    pthread_mutex_lock(&c->pmu);
-    htab_insert(&c->pending, &p->node);
-    pthread_mutex_unlock(&c->pmu);
+    pending_link(c, p);
 }
 
 static enum kind plan_kind_to_kind(enum plan_kind k)
@@ -342,20 +347,9 @@ static enum kind plan_kind_to_kind(enum plan_kind k)
     return K_POD;
 }
 
-static void copy_meta(const cJSON *md, const char *field, char *out, size_t n)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, field);
-    snprintf(out, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
 static int fill_seen(const cJSON *obj, void *ud)
 {
-    struct expect_seen *s = ud;
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-    s->present = true;
-    s->terminating = cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp") != NULL;
-    copy_meta(md, "uid", s->uid, sizeof s->uid);
-    copy_meta(md, "resourceVersion", s->rv, sizeof s->rv);
+    expect_seen_of(obj, ud);
     return 0;
 }
 
@@ -372,7 +366,7 @@ static int look_cache(void *ud, int kind, const char *ns, const char *name, stru
     int rc =
         kube_cache_with(kube_informer_cache(lk->c->inf[kind][lk->ix]), ns, name, fill_seen, out);
     if (rc == ERR_NOTFOUND)
-        out->present = false;
+        expect_seen_of(NULL, out);
     return rc == ERR_NOTFOUND ? 0 : rc;
 }
 
@@ -399,9 +393,7 @@ static bool caches_lag(struct ctl *c, const char *key, int ix)
     case EXPECT_WAIT:
         log_debug("waiting for the caches to show the last pass's writes", "psc", key,
                   "waiting_for", what);
-        pthread_mutex_lock(&c->pmu);
-        htab_insert(&c->pending, &p->node);
-        pthread_mutex_unlock(&c->pmu);
+        pending_link(c, p);
         return true;
     case EXPECT_LATE: {
         char s[32];

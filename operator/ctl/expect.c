@@ -54,6 +54,21 @@ int expect_add(struct expect_list *l, int kind, const struct act_wrote *w, time_
     return 0;
 }
 
+static void copy_meta(const cJSON *md, const char *field, char *out, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, field);
+    snprintf(out, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+void expect_seen_of(const cJSON *obj, struct expect_seen *out)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    out->present = obj != NULL;
+    out->terminating = cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp") != NULL;
+    copy_meta(md, "uid", out->uid, sizeof out->uid);
+    copy_meta(md, "resourceVersion", out->rv, sizeof out->rv);
+}
+
 bool expect_shown(const struct act_wrote *w, const struct expect_seen *s)
 {
     switch (w->op) {

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "act/act.h"
 
 /* How long a pass waits for the caches to show the previous pass's writes before it plans
@@ -26,6 +28,9 @@ struct expect_seen {
     char uid[64];     /* "" when unknown */
     char rv[64];      /* "" when unknown */
 };
+
+/* What obj (a cached object, or NULL when absent) shows: fills every field of *out. */
+void expect_seen_of(const cJSON *obj, struct expect_seen *out);
 
 /* Fills *out for kind (the caller's numbering, as given to expect_add), ns, name. Returns
  * 0, or an error (the expectation then stays). */

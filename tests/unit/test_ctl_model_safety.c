@@ -749,13 +749,7 @@ static int m_look(void *ud, int kind, const char *ns, const char *name, struct e
                 strcmp(m->snap[i].name, name) == 0)
                 o = m->snap[i].obj;
     }
-    out->present = o != NULL;
-    if (o != NULL) {
-        out->terminating = obj_terminating(o);
-        snprintf(out->uid, sizeof out->uid, "%s", fa_mstr(o, "uid") ? fa_mstr(o, "uid") : "");
-        snprintf(out->rv, sizeof out->rv, "%s",
-                 fa_mstr(o, "resourceVersion") ? fa_mstr(o, "resourceVersion") : "");
-    }
+    expect_seen_of(o, out);
     return 0;
 }
 

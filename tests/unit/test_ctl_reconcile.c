@@ -301,15 +301,7 @@ static void keep_write(void *ud, const struct act_wrote *w)
 /* A view of the objects in a struct fa: the fake itself (fresh), or a copy from before. */
 static int look_fa(void *ud, int kind, const char *ns, const char *name, struct expect_seen *out)
 {
-    const cJSON *o = fa_get_obj(ud, wrote_res(kind), ns, name);
-    out->present = o != NULL;
-    if (o == NULL)
-        return 0;
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
-    out->terminating = cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp") != NULL;
-    snprintf(out->uid, sizeof out->uid, "%s", fa_mstr(o, "uid") ? fa_mstr(o, "uid") : "");
-    snprintf(out->rv, sizeof out->rv, "%s",
-             fa_mstr(o, "resourceVersion") ? fa_mstr(o, "resourceVersion") : "");
+    expect_seen_of(fa_get_obj(ud, wrote_res(kind), ns, name), out);
     return 0;
 }
 
