@@ -127,6 +127,16 @@ requests_by_verb() {
 		END { for (v in n) printf "%s=%.0f ", v, n[v] }' | xargs -n1 | sort | xargs
 }
 
+# cache_by_resource — "pods=6000/4.1MiB ..." from ballast_cache_objects and ballast_cache_bytes.
+cache_by_resource() {
+	metrics | awk '
+		/^ballast_cache_(objects|bytes)\{/ {
+			r = $1; sub(/.*resource="/, "", r); sub(/".*/, "", r)
+			if ($1 ~ /^ballast_cache_objects/) o[r] = $2; else b[r] = $2
+		}
+		END { for (r in o) printf "%s=%.0f/%.1fMiB ", r, o[r], b[r] / 1048576 }' | xargs -n1 | sort | xargs
+}
+
 writes() { metric_sum ballast_api_requests_total 'verb="(POST|PUT|PATCH|DELETE)"'; }
 
 proc_field() { awk -v f="$2:" '$1 == f { print int($2 / 1024) }' "/proc/$1/status"; } # MiB
@@ -275,6 +285,7 @@ bench_ballast() { # run n m
 	record "$run" "$n" "$m" "steady_writes" "$(($(writes) - w0))"
 	record "$run" "$n" "$m" "steady_cpu_pct" "$(awk -v a="$c0" -v b="$(cpu_s "$pid")" -v s="$BENCH_STEADY" 'BEGIN { printf "%.1f", 100 * (b - a) / s }')"
 	record "$run" "$n" "$m" "steady_rss_mib" "$(proc_field "$pid" VmRSS)"
+	record "$run" "$n" "$m" "steady_cache" "$(cache_by_resource | tr ' ' ',')"
 
 	step "ballast: one new 6-member PSC beside $n Ready ones (run $run)"
 	psc_yaml new 6 >"$BENCH_DIR/new.yaml"
@@ -365,6 +376,9 @@ for title, key, unit in cols:
 print("\nAPI requests by verb until all Ready (last run):\n")
 for n, m in cases:
     print(f"- {n} × {m}: {med(n, m, 'ballast_requests')}")
+print("\nballast's watch caches in steady state, objects/bytes of their entries by resource (last run):\n")
+for n, m in cases:
+    print(f"- {n} × {m}: {med(n, m, 'steady_cache')}")
 PY
 }
 

@@ -683,6 +683,27 @@ static int start_server(struct ctl *c, struct err *e)
     return srv_start(&so, &c->srv, e);
 }
 
+/* ballast_cache_objects / ballast_cache_bytes of one resource, over its n informers. */
+static void publish_cache_size(struct ctl *c, const char *what, struct kube_informer *const *inf,
+                               int n)
+{
+    struct kube_cache_stats sum = {0}, one;
+    for (int i = 0; i < n; i++) {
+        kube_cache_stats(kube_informer_cache(inf[i]), &one);
+        sum.objects += one.objects;
+        sum.bytes += one.bytes;
+    }
+    metrics_gauge_set(c->mb.cache_objects, METRICS_LABELS(what), (double)sum.objects);
+    metrics_gauge_set(c->mb.cache_bytes, METRICS_LABELS(what), (double)sum.bytes);
+}
+
+static void publish_cache_sizes(struct ctl *c)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        publish_cache_size(c, kind_name(k), c->inf[k], c->nns);
+    publish_cache_size(c, "nodes", &c->nodes, 1);
+}
+
 static int start_informer(struct ctl *c, struct kube_informer **slot,
                           const struct kube_informer_opts *io, struct err *e)
 {
@@ -867,6 +888,7 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
                                     (double)(restarts - last_restarts[k]));
             last_restarts[k] = restarts;
         }
+        publish_cache_sizes(c);
     }
     log_info("stopping: finishing reconciles in flight, then releasing the Lease");
 out:

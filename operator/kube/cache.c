@@ -23,6 +23,7 @@ struct centry {
     size_t nowners;
     char *lkey; /* "ns/value" of the indexed label (owned), NULL when absent */
     unsigned long gen;
+    size_t bytes; /* what entry_bytes counted when it was stored */
 };
 
 /* The entries that share one index key (an owner uid, or "ns/label value"). */
@@ -40,6 +41,7 @@ struct kube_cache {
     struct htab labels;  /* of struct owner_set, by "ns/value" of label */
     char *label;         /* the indexed label key, NULL = none */
     unsigned long gen;
+    size_t bytes; /* the entries' entry_bytes, summed */
 };
 
 char *kube_cache_key(const char *ns, const char *name, char *out, size_t n)
@@ -282,6 +284,31 @@ static int index_owners(struct kube_cache *c, struct centry *en, const cJSON *ob
 
 /* ---- writes ---- */
 
+static size_t str_bytes(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* The bytes an entry asks malloc for (its struct, strings and owner list; not malloc's own
+ * overhead nor the indexes' share): what kube_cache_stats reports, so that a figure of the
+ * operator's memory can be told apart into kinds of object. */
+static size_t entry_bytes(const struct centry *en)
+{
+    size_t n = sizeof *en + str_bytes(en->key) + str_bytes(en->text) + str_bytes(en->rv) +
+               str_bytes(en->lkey) + en->nowners * sizeof *en->owners;
+    for (size_t i = 0; i < en->nowners; i++)
+        n += str_bytes(en->owners[i]);
+    return n;
+}
+
+/* After en's strings changed: the cache's sum follows. */
+static void account(struct kube_cache *c, struct centry *en)
+{
+    c->bytes -= en->bytes;
+    en->bytes = entry_bytes(en);
+    c->bytes += en->bytes;
+}
+
 static int same_rv(const char *stored, const cJSON *obj)
 {
     const char *rv = md_str(obj, "resourceVersion");
@@ -359,6 +386,7 @@ static int upsert_locked(struct kube_cache *c, cJSON *obj, enum kube_cache_chang
     en->rv = rv;
     *out_en = en;
     int rc = index_owners(c, en, obj) < 0 || index_label(c, en, obj) < 0 ? ERR_NOMEM : 0;
+    account(c, en);
     cJSON_Delete(obj);
     if (rc < 0)
         return err_set(e, ERR_NOMEM, "cache: out of memory indexing %s", en->key);
@@ -400,6 +428,8 @@ static cJSON *stub(const char *key)
 
 static void remove_entry(struct kube_cache *c, struct centry *en)
 {
+    c->bytes -= en->bytes;
+    en->bytes = 0;
     unindex_owners(c, en);
     htab_remove(&c->entries, &en->node);
 }
@@ -778,6 +808,17 @@ cJSON *kube_cache_list_ns(struct kube_cache *c, const char *ns)
 {
     cJSON *arr = cJSON_CreateArray();
     return arr ? list_or_null(arr, walk_ns(c, ns, add_decoded, arr)) : NULL;
+}
+
+void kube_cache_stats(struct kube_cache *c, struct kube_cache_stats *out)
+{
+    *out = (struct kube_cache_stats){0};
+    if (!c)
+        return;
+    pthread_rwlock_rdlock(&c->lock);
+    out->objects = c->entries.count;
+    out->bytes = c->bytes;
+    pthread_rwlock_unlock(&c->lock);
 }
 
 size_t kube_cache_count(struct kube_cache *c)

@@ -81,6 +81,14 @@ int kube_cache_replace_end(struct kube_cache *c, unsigned long gen, cJSON **gone
 
 size_t kube_cache_count(struct kube_cache *c);
 
+/* What a cache holds: its objects, and the bytes its entries asked malloc for (struct, key,
+ * text, resourceVersion, owner uids; not malloc's overhead nor the indexes). */
+struct kube_cache_stats {
+    size_t objects;
+    size_t bytes;
+};
+void kube_cache_stats(struct kube_cache *c, struct kube_cache_stats *out);
+
 /* "ns/name", or "name" when ns is NULL or "", into out (truncated to n). The same key the work
  * queue uses. Returns out. */
 char *kube_cache_key(const char *ns, const char *name, char *out, size_t n);

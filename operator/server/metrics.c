@@ -486,7 +486,14 @@ int metrics_register_ballast(struct metrics *m, struct metrics_ballast *out, str
                                1, psc, &out->psc_reconciles, e)) < 0 ||
         (rc = metrics_register(m, METRICS_GAUGE, "ballast_leader",
                                "1 while this replica holds the leader Lease.", 0, NULL,
-                               &out->leader, e)) < 0)
+                               &out->leader, e)) < 0 ||
+        (rc = metrics_register(m, METRICS_GAUGE, "ballast_cache_objects",
+                               "Objects in the watch caches, by resource.", 1, resource,
+                               &out->cache_objects, e)) < 0 ||
+        (rc = metrics_register(m, METRICS_GAUGE, "ballast_cache_bytes",
+                               "Bytes the watch caches' entries hold (compacted JSON text, keys, "
+                               "owner uids; not the allocator's overhead), by resource.",
+                               1, resource, &out->cache_bytes, e)) < 0)
         return rc;
     return 0;
 }

@@ -69,6 +69,8 @@ struct metrics_ballast {
     struct metrics_family *roll_state;       /* gauge {psc="ns/name", state} 0/1 */
     struct metrics_family *psc_reconciles;   /* counter {psc="ns/name"}: passes that read it */
     struct metrics_family *leader;           /* gauge 0/1 */
+    struct metrics_family *cache_objects;    /* gauge {resource} */
+    struct metrics_family *cache_bytes;      /* gauge {resource} */
 };
 
 /* metrics_register_ballast registers the families above into m. */

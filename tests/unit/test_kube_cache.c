@@ -393,6 +393,25 @@ static cJSON *rnd_obj(unsigned int *seed, int rv)
     return o;
 }
 
+/* The byte count kept step by step equals that of a cache built afresh from what c holds. */
+static void expect_stats_match_rebuild(struct kube_cache *c, int step)
+{
+    struct kube_cache *fresh = kube_cache_new_indexed(INST);
+    cJSON *all = kube_cache_list_ns(c, NULL), *it;
+    while ((it = cJSON_DetachItemFromArray(all, 0)) != NULL)
+        ck_assert_int_ge(kube_cache_upsert(fresh, it, NULL), 0);
+    cJSON_Delete(all);
+    struct kube_cache_stats got, want;
+    kube_cache_stats(c, &got);
+    kube_cache_stats(fresh, &want);
+    ck_assert_msg(got.objects == want.objects && got.bytes == want.bytes,
+                  "step %d: %zu objects / %zu bytes, rebuilt %zu / %zu", step, got.objects,
+                  got.bytes, want.objects, want.bytes);
+    ck_assert_uint_eq(got.objects, kube_cache_count(c));
+    ck_assert(got.objects == 0 ? got.bytes == 0 : got.bytes > got.objects * 8);
+    kube_cache_free(fresh);
+}
+
 START_TEST(test_indexes_match_scan_under_random_changes)
 {
     struct kube_cache *c = kube_cache_new_indexed(INST);
@@ -416,7 +435,11 @@ START_TEST(test_indexes_match_scan_under_random_changes)
             cJSON_Delete(u);
         }
         expect_indexes_match_scan(c, step);
+        expect_stats_match_rebuild(c, step);
     }
+    cJSON *none = cJSON_CreateArray();
+    ck_assert_int_eq(kube_cache_replace(c, none, NULL, NULL, NULL, NULL), 0);
+    expect_stats_match_rebuild(c, -1);
     kube_cache_free(c);
 }
 END_TEST

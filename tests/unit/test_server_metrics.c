@@ -43,6 +43,8 @@ START_TEST(test_golden_ballast)
     /* a deleted PSC's series goes, as its roll state does (ctl.c) */
     ck_assert_int_eq(metrics_remove(mb.psc_reconciles, METRICS_LABELS("kafka/gone")), 0);
     ck_assert_int_eq(metrics_gauge_set(mb.leader, NULL, 1), 0);
+    ck_assert_int_eq(metrics_gauge_set(mb.cache_objects, METRICS_LABELS("pods"), 6000), 0);
+    ck_assert_int_eq(metrics_gauge_set(mb.cache_bytes, METRICS_LABELS("pods"), 4.5e6), 0);
 
     static const char want[] =
         "# HELP ballast_reconciles_total Reconcile passes, by result.\n"
@@ -74,7 +76,14 @@ START_TEST(test_golden_ballast)
         "ballast_psc_reconciles_total{psc=\"kafka/orders\"} 2\n"
         "# HELP ballast_leader 1 while this replica holds the leader Lease.\n"
         "# TYPE ballast_leader gauge\n"
-        "ballast_leader 1\n";
+        "ballast_leader 1\n"
+        "# HELP ballast_cache_objects Objects in the watch caches, by resource.\n"
+        "# TYPE ballast_cache_objects gauge\n"
+        "ballast_cache_objects{resource=\"pods\"} 6000\n"
+        "# HELP ballast_cache_bytes Bytes the watch caches' entries hold (compacted JSON text, "
+        "keys, owner uids; not the allocator's overhead), by resource.\n"
+        "# TYPE ballast_cache_bytes gauge\n"
+        "ballast_cache_bytes{resource=\"pods\"} 4500000\n";
     char *got = render(m);
     ck_assert_str_eq(got, want);
     free(got);
