@@ -50,21 +50,60 @@ void ctl_compact_child(cJSON *obj)
         cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
 }
 
+/* Of a pod's conditions only Ready is read (whether it holds, and since when). */
+static void keep_ready_condition(cJSON *status)
+{
+    static const char *const cond_keep[] = {"type", "status", "lastTransitionTime", NULL};
+    cJSON *conds =
+        cJSON_IsObject(status) ? cJSON_GetObjectItemCaseSensitive(status, "conditions") : NULL;
+    if (!cJSON_IsArray(conds))
+        return;
+    cJSON *k = conds->child;
+    while (k != NULL) {
+        cJSON *next = k->next;
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "type"));
+        if (t == NULL || strcmp(t, "Ready") != 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(conds, k));
+        else
+            keep_only(k, cond_keep);
+        k = next;
+    }
+}
+
 /* By informer, not by "kind": the items of a list carry no kind. ballast never writes a pod
- * back, so of its spec only what the planner reads stays: the node affinity that pins the
- * member to its zone and which ConfigMaps its volumes mount (a volume keeps its name and, for
- * a ConfigMap, that map's name). The containers, most of a pod's bytes, go. */
+ * back, so only what the planner and the controller read stays: of the metadata the identity,
+ * labels, owner references (kind, name, uid, controller) and deletionTimestamp; of the spec
+ * the node affinity that pins the member to its zone and which ConfigMaps its volumes mount
+ * (a volume keeps its name and, for a ConfigMap, that map's name); of the status the phase,
+ * the IP and the Ready condition. The containers, most of a pod's bytes, go. */
 void ctl_compact_pod(cJSON *obj)
 {
+    static const char *const md_keep[] = {"name",
+                                          "namespace",
+                                          "uid",
+                                          "resourceVersion",
+                                          "labels",
+                                          "ownerReferences",
+                                          "deletionTimestamp",
+                                          NULL};
+    static const char *const ref_keep[] = {"kind", "name", "uid", "controller", NULL};
     static const char *const status_keep[] = {"phase", "conditions", "podIP", NULL};
     static const char *const spec_keep[] = {"affinity", "volumes", NULL};
     static const char *const affinity_keep[] = {"nodeAffinity", NULL};
     static const char *const volume_keep[] = {"name", "configMap", NULL};
     static const char *const cm_keep[] = {"name", NULL};
-    ctl_compact_child(obj);
     if (!cJSON_IsObject(obj))
         return;
-    keep_only(cJSON_GetObjectItemCaseSensitive(obj, "status"), status_keep);
+    cJSON *md = metadata(obj);
+    keep_only(md, md_keep);
+    cJSON *refs = md ? cJSON_GetObjectItemCaseSensitive(md, "ownerReferences") : NULL, *ref;
+    cJSON_ArrayForEach(ref, refs)
+    {
+        keep_only(ref, ref_keep);
+    }
+    cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+    keep_only(status, status_keep);
+    keep_ready_condition(status);
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
     keep_only(spec, spec_keep);
     if (!cJSON_IsObject(spec))

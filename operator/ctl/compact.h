@@ -11,9 +11,11 @@
 void ctl_compact_psc(cJSON *obj);
 /* PVCs, Services, ConfigMaps, PDBs: metadata.managedFields. */
 void ctl_compact_child(cJSON *obj);
-/* Pods: the same; status keeps only phase, conditions and podIP (container statuses, host IPs,
- * QoS are never read), spec only affinity.nodeAffinity and each volume's name and configMap.name
- * (ballast never updates a pod, so no body is ever built from a cached one). */
+/* Pods: metadata keeps only name, namespace, uid, resourceVersion, labels, deletionTimestamp and
+ * the owner references' kind, name, uid and controller; status only phase, podIP and the Ready
+ * condition's type, status and lastTransitionTime (container statuses, host IPs, QoS, the other
+ * conditions are never read); spec only affinity.nodeAffinity and each volume's name and
+ * configMap.name (ballast never updates a pod, so no body is ever built from a cached one). */
 void ctl_compact_pod(cJSON *obj);
 /* Nodes: name, resourceVersion, the zone label and spec.unschedulable; nothing else. */
 void ctl_compact_node(cJSON *obj);

@@ -23,6 +23,28 @@ static void bloat(cJSON *obj, bool pod)
     cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
     if (st == NULL)
         st = cJSON_AddObjectToObject(obj, "status");
+    cJSON_AddStringToObject(md, "generateName", "orders-");
+    cJSON_AddStringToObject(md, "creationTimestamp", "2026-12-04T09:59:58Z");
+    cJSON_AddItemToObject(md, "annotations",
+                          cJSON_Parse("{\"kubectl.kubernetes.io/restartedAt\":\"x\"}"));
+    cJSON *ref;
+    cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(md, "ownerReferences"))
+    {
+        cJSON_AddStringToObject(ref, "apiVersion", "ballast.dev/v1alpha1");
+        cJSON_AddTrueToObject(ref, "blockOwnerDeletion");
+    }
+    cJSON *conds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"),
+                                                    "conditions");
+    cJSON *k;
+    cJSON_ArrayForEach(k, conds)
+    {
+        cJSON_AddNullToObject(k, "lastProbeTime");
+        cJSON_AddStringToObject(k, "reason", "ContainersNotReady");
+    }
+    if (cJSON_IsArray(conds))
+        cJSON_AddItemToArray(conds, cJSON_Parse("{\"type\":\"PodScheduled\",\"status\":"
+                                                "\"True\",\"lastTransitionTime\":"
+                                                "\"2026-12-04T09:59:58Z\"}"));
     cJSON_AddStringToObject(st, "hostIP", "10.0.0.7");
     cJSON_AddStringToObject(st, "qosClass", "Burstable");
     cJSON_AddStringToObject(st, "startTime", "2026-12-04T10:00:00Z");
@@ -157,22 +179,35 @@ END_TEST
 START_TEST(test_pod_keeps_what_is_read)
 {
     cJSON *pod = cJSON_Parse(
-        "{\"metadata\":{\"name\":\"orders-0\",\"labels\":{\"x\":\"y\"},\"deletionTimestamp\":"
+        "{\"metadata\":{\"name\":\"orders-0\",\"namespace\":\"k\",\"uid\":\"u1\","
+        "\"resourceVersion\":\"7\",\"generateName\":\"orders-\",\"annotations\":{\"a\":\"b\"},"
+        "\"creationTimestamp\":\"2026-12-04T09:00:00Z\",\"ownerReferences\":[{\"apiVersion\":"
+        "\"ballast.dev/v1alpha1\",\"kind\":\"PhysicalStatefulCluster\",\"name\":\"orders\","
+        "\"uid\":\"p1\",\"controller\":true,\"blockOwnerDeletion\":true}],"
+        "\"labels\":{\"x\":\"y\"},\"deletionTimestamp\":"
         "\"2026-12-04T10:00:00Z\",\"managedFields\":[{}]},\"spec\":{\"nodeName\":\"n1\","
         "\"containers\":[{\"name\":"
         "\"kafka\",\"image\":\"i\"}],\"affinity\":{\"nodeAffinity\":{\"x\":1},\"podAntiAffinity\":"
         "{}},\"volumes\":[{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":\"d\"}},"
         "{\"name\":\"config\",\"configMap\":{\"name\":\"c\",\"items\":[]}}]},"
         "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.4\",\"hostIP\":\"10.0.0.1\","
-        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"containerStatuses\":[{}]}}");
+        "\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\"},{\"type\":\"Ready\","
+        "\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-12-04T10:00:"
+        "01Z\","
+        "\"reason\":\"r\",\"message\":\"m\"},{\"type\":\"PodScheduled\",\"status\":\"True\"},"
+        "{\"status\":\"True\"}],\"containerStatuses\":[{}]}}");
     ctl_compact_pod(pod);
     char *s = cJSON_PrintUnformatted(pod);
-    ck_assert_str_eq(s, "{\"metadata\":{\"name\":\"orders-0\",\"labels\":{\"x\":\"y\"},"
+    ck_assert_str_eq(s, "{\"metadata\":{\"name\":\"orders-0\",\"namespace\":\"k\",\"uid\":"
+                        "\"u1\",\"resourceVersion\":\"7\",\"ownerReferences\":[{\"kind\":"
+                        "\"PhysicalStatefulCluster\",\"name\":\"orders\",\"uid\":\"p1\","
+                        "\"controller\":true}],\"labels\":{\"x\":\"y\"},"
                         "\"deletionTimestamp\":\"2026-12-04T10:00:00Z\"},\"spec\":{\"affinity\":"
                         "{\"nodeAffinity\":{\"x\":1}},\"volumes\":[{\"name\":\"data\"},"
                         "{\"name\":\"config\",\"configMap\":{\"name\":\"c\"}}]},\"status\":{"
                         "\"phase\":\"Running\",\"podIP\":\"10.1.0.4\","
-                        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+                        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+                        "\"lastTransitionTime\":\"2026-12-04T10:00:01Z\"}]}}");
     free(s);
     cJSON_Delete(pod);
     /* anything odd is left alone, never a crash */
