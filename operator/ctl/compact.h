@@ -17,6 +17,9 @@ void ctl_compact_child(cJSON *obj);
  * conditions are never read); spec only affinity.nodeAffinity and each volume's name and
  * configMap.name (ballast never updates a pod, so no body is ever built from a cached one). */
 void ctl_compact_pod(cJSON *obj);
+/* ConfigMaps: the same as a child; an immutable one (an engine config) also loses data and
+ * binaryData, never read and never written back. */
+void ctl_compact_configmap(cJSON *obj);
 /* Nodes: name, resourceVersion, the zone label and spec.unschedulable; nothing else. */
 void ctl_compact_node(cJSON *obj);
 

@@ -800,6 +800,7 @@ int ctl_run(struct kube_config *cfg, const struct ctl_opts *o, volatile int *sto
                 .handler = k == K_PSC ? on_psc : on_child,
                 .compact = k == K_PSC   ? ctl_compact_psc
                            : k == K_POD ? ctl_compact_pod
+                           : k == K_CM  ? ctl_compact_configmap
                                         : ctl_compact_child,
                 .ud = c,
             };

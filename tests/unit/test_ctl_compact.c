@@ -90,24 +90,24 @@ static char *plan_text(const struct plan *p)
 }
 
 /* Deep copies of one list, bloated, then compacted when asked. */
-static void copy_list(const struct tk_list *from, cJSON **to, bool pod, bool compact)
+static void copy_list(const struct tk_list *from, cJSON **to, bool pod, void (*compact)(cJSON *))
 {
     for (int i = 0; i < from->n; i++) {
         to[i] = cJSON_Duplicate(from->items[i], true);
         bloat(to[i], pod);
         if (compact)
-            pod ? ctl_compact_pod(to[i]) : ctl_compact_child(to[i]);
+            compact(to[i]);
     }
 }
 
 static char *plan_of(struct tk *t, bool compact)
 {
     cJSON *pods[TK_MAX], *pvcs[TK_MAX], *svcs[TK_MAX], *cms[TK_MAX], *pdbs[TK_MAX];
-    copy_list(&t->pods, pods, true, compact);
-    copy_list(&t->pvcs, pvcs, false, compact);
-    copy_list(&t->svcs, svcs, false, compact);
-    copy_list(&t->cms, cms, false, compact);
-    copy_list(&t->pdbs, pdbs, false, compact);
+    copy_list(&t->pods, pods, true, compact ? ctl_compact_pod : NULL);
+    copy_list(&t->pvcs, pvcs, false, compact ? ctl_compact_child : NULL);
+    copy_list(&t->svcs, svcs, false, compact ? ctl_compact_child : NULL);
+    copy_list(&t->cms, cms, false, compact ? ctl_compact_configmap : NULL);
+    copy_list(&t->pdbs, pdbs, false, compact ? ctl_compact_child : NULL);
     struct plan_input in = tk_input(t);
     in.pods = (const cJSON *const *)pods;
     in.pvcs = (const cJSON *const *)pvcs;
@@ -222,6 +222,34 @@ START_TEST(test_pod_keeps_what_is_read)
 }
 END_TEST
 
+START_TEST(test_immutable_configmap_drops_data)
+{
+    cJSON *engine = cJSON_Parse("{\"metadata\":{\"name\":\"orders-config-1\",\"managedFields\":"
+                                "[{}]},\"immutable\":true,\"data\":{\"server.properties\":\"x\"},"
+                                "\"binaryData\":{\"b\":\"eA==\"}}");
+    cJSON *accepted = cJSON_Parse("{\"metadata\":{\"name\":\"orders-accepted\"},\"data\":"
+                                  "{\"spec\":\"{}\"}}");
+    cJSON *mutable = cJSON_Parse("{\"metadata\":{\"name\":\"m\"},\"immutable\":false,\"data\":"
+                                 "{\"k\":\"v\"}}");
+    ctl_compact_configmap(engine);
+    ctl_compact_configmap(accepted);
+    ctl_compact_configmap(mutable);
+    char *s[3] = {cJSON_PrintUnformatted(engine), cJSON_PrintUnformatted(accepted),
+                  cJSON_PrintUnformatted(mutable)};
+    ck_assert_str_eq(s[0], "{\"metadata\":{\"name\":\"orders-config-1\"},\"immutable\":true}");
+    ck_assert_str_eq(s[1], "{\"metadata\":{\"name\":\"orders-accepted\"},\"data\":{\"spec\":"
+                           "\"{}\"}}");
+    ck_assert_str_eq(s[2], "{\"metadata\":{\"name\":\"m\"},\"immutable\":false,\"data\":{\"k\":"
+                           "\"v\"}}");
+    for (int i = 0; i < 3; i++)
+        free(s[i]);
+    cJSON_Delete(engine);
+    cJSON_Delete(accepted);
+    cJSON_Delete(mutable);
+    ctl_compact_configmap(NULL);
+}
+END_TEST
+
 START_TEST(test_node_is_name_and_zone)
 {
     cJSON *node = cJSON_Parse(
@@ -264,6 +292,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_same_plan_in_every_state);
     tcase_add_test(tc, test_pod_keeps_what_is_read);
+    tcase_add_test(tc, test_immutable_configmap_drops_data);
     tcase_add_test(tc, test_node_is_name_and_zone);
     tcase_add_test(tc, test_psc_drops_managed_fields_and_last_applied);
     suite_add_tcase(s, tc);
