@@ -197,6 +197,13 @@ start_apiserver() {
 }
 
 start_controllers() {
+	# $BALLAST_KCM_QPS: the controller-manager's and the scheduler's client rate (queries/s,
+	# burst twice that); unset, their own defaults (20 and 50). hack/bench.sh raises it: the
+	# StatefulSet controller and the volume binder live in the controller-manager, and at 20/s
+	# they, not the API server, would set the pace that ballast (no client-side limit) is
+	# compared with.
+	local qps=()
+	[ -n "${BALLAST_KCM_QPS:-}" ] && qps=(--kube-api-qps "$BALLAST_KCM_QPS" --kube-api-burst "$((2 * BALLAST_KCM_QPS))")
 	write_kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
 	write_kubeconfig "$DIR/scheduler.kubeconfig" scheduler
 	write_kubeconfig "$DIR/kwok.kubeconfig" kwok
@@ -210,14 +217,14 @@ start_controllers() {
 			--root-ca-file "$PKI/ca.crt" --service-account-private-key-file "$PKI/sa.key" \
 			--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
 			--controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route' \
-			--concurrent-gc-syncs 5 --v=1
+			--concurrent-gc-syncs 5 "${qps[@]}" --v=1
 	fi
 	if ! pid_alive scheduler; then
 		step "start kube-scheduler"
 		start_proc scheduler kube-scheduler --kubeconfig "$DIR/scheduler.kubeconfig" \
 			--authentication-kubeconfig "$DIR/scheduler.kubeconfig" \
 			--authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
-			--leader-elect=false --bind-address 127.0.0.1 --secure-port "$(free_port)" --v=1
+			--leader-elect=false --bind-address 127.0.0.1 --secure-port "$(free_port)" "${qps[@]}" --v=1
 	fi
 	if [ "$NODES" = kwok ] && ! pid_alive kwok; then
 		step "start kwok (pod CIDR $POD_CIDR)"
