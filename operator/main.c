@@ -3,6 +3,7 @@
  * decision lives in the modules. Exit codes: 0 clean stop, 1 runtime failure,
  * 2 bad flags or configuration (one line on stderr says which). */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,14 @@ int main(int argc, char **argv)
     }
     o.namespaces = nns ? ns_list : NULL;
     o.nnamespaces = nns;
+
+    /* Two malloc arenas, not glibc's eight per core: every informer, worker and server thread
+     * would otherwise fill and keep an arena of its own, and after a restart's relists their
+     * freed pages stay resident (hack/bench.sh, 100 x 6: restart peak and RSS 20 s later 30 MiB
+     * with the default, 25 MiB with two, medians of 3; caught up in 0.9 and 0.8 s). ballast's
+     * threads wait on the network, not on malloc. MALLOC_ARENA_MAX, when set, still wins. */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 2);
 
     struct err e = {0};
     if (kube_global_init(&e) != 0) {

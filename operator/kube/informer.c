@@ -162,9 +162,10 @@ static int relist_page(cJSON *items, void *ud)
  * page: the whole list is never held at once, so a restart beside thousands of objects costs
  * one page more than the steady caches, not the list a second time. A page is parsed whole
  * before it is compacted, at several times its text in cJSON nodes, and every informer relists
- * at once after a restart: six pages of 500 are the likely cause of a restart's peak of ~3x the
- * steady RSS at 100 x 6 (58 against 20 MiB). 100 a page costs more requests (60 for 6,000
- * pods), each cheaper. */
+ * at once after a restart. With pages of 100 (and pods and engine ConfigMaps cached smaller),
+ * a restart's peak at 100 x 6 fell from 58-59 to 30 MiB (hack/bench.sh, 3 restarts each, one
+ * cluster), against 19 MiB steady; caught up in 0.9 s against 0.7-1.0 s. It costs more
+ * requests (60 for 6,000 pods), each cheaper. */
 #define RELIST_PAGE 100
 static int relist(struct kube_informer *inf, char *rv, size_t rv_len, struct err *e)
 {
